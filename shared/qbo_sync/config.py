@@ -1,0 +1,62 @@
+"""The one settings model: every environment variable the product reads is declared here.
+
+Each function parses it once per cold start (``get_settings``); nothing else reads ``os.environ``.
+Resource names and URLs come from template.yaml, so a function that does not use a resource
+simply does not receive it, and asking for it raises ``MissingSetting``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class MissingSetting(RuntimeError):
+    """A function asked for a resource that template.yaml does not give it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    stage: str = "local"
+    build_version: str = "dev"
+    metrics_namespace: str = "OneDeskQboSync"
+    tracing_enabled: bool = False
+
+    app_table_name: str | None = None
+    idempotency_table_name: str | None = None
+    kms_key_id: str | None = None
+    invoice_commands_queue_url: str | None = None
+    invoice_deliveries_queue_url: str | None = None
+    qbo_changes_queue_url: str | None = None
+
+    intuit_environment: Literal["sandbox", "production"] = "sandbox"
+    qbo_api_base_url: str = "https://sandbox-quickbooks.api.intuit.com"
+    intuit_authorize_url: str = "https://appcenter.intuit.com/connect/oauth2"
+    intuit_token_url: str = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
+    intuit_revoke_url: str = "https://developer.api.intuit.com/v2/oauth2/tokens/revoke"
+    qbo_app_secret_name: str | None = None
+    qbo_webhook_verifier_secret_name: str | None = None
+    qbo_minor_version: int = 75
+    # Per-realm budget shared by every concurrent Lambda (QBO allows 10 in flight, 500 a minute).
+    qbo_max_in_flight: int = Field(default=10, ge=1)
+    qbo_max_per_minute: int = Field(default=500, ge=1)
+    qbo_request_timeout_seconds: float = 30.0
+
+    onedesk_api_base_url: str = "https://app.onedesk.com/rest/public"
+    onedesk_request_timeout_seconds: float = 15.0
+    public_base_url: str | None = None
+
+    def require(self, name: str) -> str:
+        value = getattr(self, name)
+        if not value:
+            raise MissingSetting(f"{name.upper()} is not set for this function (see template.yaml)")
+        return str(value)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,180 @@
+"""QBO entities as this product reads and writes them (Accounting API v3, minor version 75).
+
+Field names are QBO's wire names (PascalCase) so payloads serialise without alias tables. Reads tolerate
+fields we do not model (``extra="allow"``); money is ``Decimal``; ``Id``/``SyncToken`` are strings.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class QboModel(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    def payload(self) -> dict[str, object]:
+        """JSON-ready body: unset fields omitted, Decimal kept exact as a JSON number."""
+        return self.model_dump(mode="python", exclude_none=True, by_alias=True)
+
+
+class Ref(QboModel):
+    value: str
+    name: str | None = None
+
+
+class EmailAddress(QboModel):
+    Address: str
+
+
+class MetaData(QboModel):
+    CreateTime: str | None = None
+    LastUpdatedTime: str | None = None
+
+
+class Entity(QboModel):
+    Id: str | None = None
+    SyncToken: str | None = None
+    MetaData: MetaData | None = None
+
+
+class Customer(Entity):
+    DisplayName: str
+    GivenName: str | None = None
+    FamilyName: str | None = None
+    CompanyName: str | None = None
+    PrimaryEmailAddr: EmailAddress | None = None
+    Active: bool | None = None
+
+
+class Item(Entity):
+    Name: str
+    Type: Literal["Service", "NonInventory", "Inventory", "Group", "Category"] | None = None
+    IncomeAccountRef: Ref | None = None
+    Active: bool | None = None
+
+
+class Account(Entity):
+    Name: str
+    AccountType: str | None = None
+    AccountSubType: str | None = None
+    Active: bool | None = None
+
+
+class TaxRateDetail(QboModel):
+    TaxRateRef: Ref
+
+
+class TaxRateList(QboModel):
+    TaxRateDetail: list[TaxRateDetail] = Field(default_factory=list)
+
+
+class TaxCode(Entity):
+    Name: str
+    Active: bool | None = None
+    Taxable: bool | None = None
+    SalesTaxRateList: TaxRateList | None = None
+
+
+class TaxRate(Entity):
+    Name: str
+    RateValue: Decimal | None = None
+    Active: bool | None = None
+
+
+class SalesItemLineDetail(QboModel):
+    ItemRef: Ref
+    Qty: Decimal | None = None
+    UnitPrice: Decimal | None = None
+    TaxCodeRef: Ref | None = None
+    ServiceDate: date | None = None
+
+
+class DiscountLineDetail(QboModel):
+    PercentBased: bool = False
+    DiscountPercent: Decimal | None = None
+    DiscountAccountRef: Ref | None = None
+
+
+class Line(QboModel):
+    Id: str | None = None
+    LineNum: int | None = None
+    Description: str | None = None
+    Amount: Decimal | None = None
+    DetailType: str
+    SalesItemLineDetail: SalesItemLineDetail | None = None
+    DiscountLineDetail: DiscountLineDetail | None = None
+
+
+class LinkedTxn(QboModel):
+    TxnId: str
+    TxnType: str
+
+
+class TxnTaxDetail(QboModel):
+    TxnTaxCodeRef: Ref | None = None
+    TotalTax: Decimal | None = None
+
+
+class DeliveryInfo(QboModel):
+    DeliveryType: str | None = None
+    DeliveryTime: str | None = None
+
+
+class Invoice(Entity):
+    CustomerRef: Ref
+    Line: list[Line]
+    DocNumber: str | None = None
+    TxnDate: date | None = None
+    DueDate: date | None = None
+    BillEmail: EmailAddress | None = None
+    PrivateNote: str | None = None
+    GlobalTaxCalculation: Literal["TaxExcluded", "TaxInclusive", "NotApplicable"] | None = None
+    ApplyTaxAfterDiscount: bool | None = None
+    TxnTaxDetail: TxnTaxDetail | None = None
+    TotalAmt: Decimal | None = None
+    Balance: Decimal | None = None
+    EmailStatus: str | None = None
+    DeliveryInfo: DeliveryInfo | None = None
+    LinkedTxn: list[LinkedTxn] | None = None
+    CurrencyRef: Ref | None = None
+
+
+class PaymentLine(QboModel):
+    Amount: Decimal
+    LinkedTxn: list[LinkedTxn] = Field(default_factory=list)
+
+
+class Payment(Entity):
+    CustomerRef: Ref | None = None
+    TotalAmt: Decimal | None = None
+    TxnDate: date | None = None
+    Line: list[PaymentLine] = Field(default_factory=list)
+    PrivateNote: str | None = None
+
+
+class CreditMemo(Entity):
+    CustomerRef: Ref | None = None
+    TotalAmt: Decimal | None = None
+    Balance: Decimal | None = None
+
+
+class CompanyInfo(Entity):
+    CompanyName: str
+    Country: str | None = None
+
+
+class Preferences(Entity):
+    SalesFormsPrefs: dict[str, object] | None = None
+    CurrencyPrefs: dict[str, object] | None = None
+    TaxPrefs: dict[str, object] | None = None
+
+
+class DeletedStub(QboModel):
+    """What CDC and delete return for a hard-deleted transaction."""
+
+    Id: str
+    status: Literal["Deleted"]

@@ -1,0 +1,1 @@
+"""Use cases: orchestrate the ports to carry out one product action each."""
