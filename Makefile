@@ -2,6 +2,7 @@
 # Each bootstraps its own virtualenvs: .venv (app, tests, local stack) and .venv-sam (aws-sam-cli,
 # kept apart because it pins boto3/pydantic/click).
 SHELL := /bin/bash
+export SAM_CLI_TELEMETRY := 0
 .SHELLFLAGS := -eu -o pipefail -c
 RUNTIME_PY_VERSION := 3.13
 PY_BIN := $(shell scripts/find-python $(RUNTIME_PY_VERSION))

@@ -32,19 +32,26 @@ class Settings(BaseSettings):
     invoice_commands_queue_url: str | None = None
     invoice_deliveries_queue_url: str | None = None
     qbo_changes_queue_url: str | None = None
+    # The consuming function's own DLQ: malformed messages go there at once, with the reason.
+    dead_letter_queue_url: str | None = None
+    # Message groups per tenant on invoice-commands.fifo: at most this many copies run at once.
+    command_shards: int = Field(default=8, ge=1)
 
     intuit_environment: Literal["sandbox", "production"] = "sandbox"
     qbo_api_base_url: str = "https://sandbox-quickbooks.api.intuit.com"
     intuit_authorize_url: str = "https://appcenter.intuit.com/connect/oauth2"
-    intuit_token_url: str = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
+    intuit_token_url: str = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"  # noqa: S105 - a URL
     intuit_revoke_url: str = "https://developer.api.intuit.com/v2/oauth2/tokens/revoke"
     qbo_app_secret_name: str | None = None
     qbo_webhook_verifier_secret_name: str | None = None
     qbo_minor_version: int = 75
     # Per-realm budget shared by every concurrent Lambda (QBO allows 10 in flight, 500 a minute).
-    qbo_max_in_flight: int = Field(default=10, ge=1)
+    # 8 in flight leaves QBO's own bookkeeping room to lag our release (docs/qbo-rate-limits.md).
+    qbo_max_in_flight: int = Field(default=8, ge=1)
     qbo_max_per_minute: int = Field(default=500, ge=1)
+    qbo_rate_window_seconds: float = Field(default=60.0, gt=0)
     qbo_request_timeout_seconds: float = 30.0
+    intuit_oauth_timeout_seconds: float = 10.0
 
     onedesk_api_base_url: str = "https://app.onedesk.com/rest/public"
     onedesk_request_timeout_seconds: float = 15.0

@@ -1,0 +1,52 @@
+"""POST /onedesk/commands: explicit "Copy to QuickBooks Online" / "Send invoice" requests from OneDesk,
+signed with the tenant's shared secret. 401 bad signature, 400 bad body, 202 queued."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from qbo_sync import wiring
+from qbo_sync.entrypoints import describe, json_error, raw_body
+from qbo_sync.observability import logger, metrics, trace
+from qbo_sync.usecases.ingress import CommandRequest, Unauthorized, accept_command, authenticate
+
+app = APIGatewayHttpResolver()
+
+
+@app.post("/onedesk/commands")
+def post_command() -> Response[str]:
+    event = app.current_event
+    body = raw_body(event)
+    try:
+        tenant = authenticate(
+            wiring.tenant_store(),
+            tenant_id=event.headers.get("x-onedesk-tenant"),
+            timestamp=event.headers.get("x-onedesk-timestamp"),
+            signature=event.headers.get("x-onedesk-signature"),
+            raw_body=body,
+            now=wiring.utc_now(),
+        )
+    except Unauthorized:
+        return json_error(401, "missing or invalid signature")
+    try:
+        request = CommandRequest.model_validate_json(body)
+    except ValidationError as invalid:
+        return json_error(400, describe(invalid))
+    command = accept_command(tenant, request, wiring.invoice_command_queue(), wiring.utc_now())
+    logger.info("command queued", extra={"tenant_id": tenant.tenant_id, "invoice_id": command.invoice_id})
+    return Response(
+        status_code=202,
+        content_type="application/json",
+        body=command.model_dump_json(include={"tenant_id", "invoice_id", "action", "request_id"}),
+    )
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@trace
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,42 @@
+"""onedesk_poller (every minute): per tenant, turns invoices changed in OneDesk into commands on
+invoice-commands.fifo. One tenant's failure (e.g. a revoked OneDesk key) never blocks the others."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from qbo_sync import wiring
+from qbo_sync.observability import logger, metrics, trace
+from qbo_sync.ports.onedesk import OneDeskError
+from qbo_sync.usecases.ingress import poll_tenant
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@trace
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    polled, failed = 0, 0
+    for tenant in wiring.tenant_store().list_tenants():
+        try:
+            result = poll_tenant(
+                tenant,
+                wiring.onedesk_for(tenant),
+                wiring.tenant_store(),
+                wiring.invoice_command_queue(),
+                wiring.utc_now,
+            )
+        except OneDeskError as error:
+            failed += 1
+            logger.error("poll failed", extra={"tenant_id": tenant.tenant_id, "error": str(error)})
+            continue
+        polled += 1
+        metrics.add_metric(name="CommandsQueued", unit="Count", value=result.commands)
+        logger.info(
+            "polled",
+            extra={"tenant_id": tenant.tenant_id, "seen": result.invoices_seen, "queued": result.commands},
+        )
+    if failed:
+        metrics.add_metric(name="PollFailures", unit="Count", value=failed)
+    return {"tenants_polled": polled, "tenants_failed": failed}

@@ -1,0 +1,101 @@
+"""Publishing to the FIFO queues, and rejecting a malformed message straight to its dead-letter queue
+with the reason (retrying a message that can never parse would only delay the same verdict)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING
+
+from qbo_sync.domain.commands import (
+    DeliveryCommand,
+    InvoiceCommand,
+    QboChange,
+    command_deduplication_id,
+    command_group_id,
+)
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef
+
+_MAX_ID = 128
+_MAX_ATTRIBUTE = 1024
+
+
+def fifo_id(raw: str) -> str:
+    """FIFO group/dedup ids allow 128 printable ASCII characters: hash anything else."""
+    if len(raw) <= _MAX_ID and raw.isascii() and all(c.isalnum() or c in "-_.:#" for c in raw):
+        return raw
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class SqsFifoQueue:
+    def __init__(self, client: SQSClient, queue_url: str) -> None:
+        self._client = client
+        self.url = queue_url
+
+    def publish(self, body: str, *, group_id: str, deduplication_id: str, reason: str | None = None) -> None:
+        attributes: dict[str, MessageAttributeValueTypeDef] = (
+            {"error_reason": {"DataType": "String", "StringValue": reason[:_MAX_ATTRIBUTE]}} if reason else {}
+        )
+        self._client.send_message(
+            QueueUrl=self.url,
+            MessageBody=body,
+            MessageGroupId=fifo_id(group_id),
+            MessageDeduplicationId=fifo_id(deduplication_id),
+            MessageAttributes=attributes,
+        )
+
+    def ping(self) -> None:
+        self._client.get_queue_attributes(QueueUrl=self.url, AttributeNames=["ApproximateNumberOfMessages"])
+
+
+class InvoiceCommandQueue:
+    def __init__(self, queue: SqsFifoQueue, shards: int) -> None:
+        self._queue, self._shards = queue, shards
+
+    def enqueue(self, command: InvoiceCommand) -> None:
+        self._queue.publish(
+            command.model_dump_json(),
+            group_id=command_group_id(command.tenant_id, command.invoice_id, self._shards),
+            deduplication_id=command_deduplication_id(command),
+        )
+
+
+class DeliveryQueue:
+    def __init__(self, queue: SqsFifoQueue) -> None:
+        self._queue = queue
+
+    def enqueue(self, delivery: DeliveryCommand) -> None:
+        self._queue.publish(
+            delivery.model_dump_json(),
+            group_id=f"{delivery.tenant_id}#{delivery.invoice_id}",
+            deduplication_id=f"{delivery.tenant_id}:{delivery.invoice_id}:{delivery.request_id}",
+        )
+
+
+class QboChangeQueue:
+    def __init__(self, queue: SqsFifoQueue) -> None:
+        self._queue = queue
+
+    def enqueue(self, change: QboChange) -> None:
+        self._queue.publish(
+            change.model_dump_json(), group_id=change.realm_id, deduplication_id=change.event_id
+        )
+
+
+class DeadLetters:
+    """Sends a record that can never be processed to the function's DLQ, reason attached, replayable
+    with SQS's redrive (StartMessageMoveTask) once the cause is fixed."""
+
+    def __init__(self, queue: SqsFifoQueue) -> None:
+        self._queue = queue
+
+    def reject(self, record: SQSRecord, reason: str) -> None:
+        self._queue.publish(
+            record.body,
+            group_id=record.attributes.message_group_id or "rejected",
+            deduplication_id=record.message_id,
+            reason=reason,
+        )

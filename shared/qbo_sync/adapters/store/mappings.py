@@ -1,0 +1,116 @@
+"""Id mappings in the application table: customers, items and invoices, per tenant and realm."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.conditions import Attr, ConditionBase, Key
+from botocore.exceptions import ClientError
+
+from qbo_sync.adapters.store.keys import GSI1, tenant_realm_pk
+from qbo_sync.ports.store import InvoiceLink, LinkState, StaleLink
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+_BATCH_GET_LIMIT = 100
+
+
+def _qbo_invoice_gsi_pk(realm_id: str, qbo_invoice_id: str) -> str:
+    return f"REALM#{realm_id}#QBOINVOICE#{qbo_invoice_id}"
+
+
+class DynamoMappingStore:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    # -- customers and items: plain links, last writer wins (both writers found the same QBO record)
+    def customer_id(self, tenant_id: str, realm_id: str, organization_id: str) -> str | None:
+        item = self._table.get_item(
+            Key={"pk": tenant_realm_pk(tenant_id, realm_id), "sk": f"CUSTOMER#{organization_id}"}
+        ).get("Item")
+        return str(item["qbo_id"]) if item else None
+
+    def link_customer(self, tenant_id: str, realm_id: str, organization_id: str, customer_id: str) -> None:
+        self._table.put_item(
+            Item={
+                "pk": tenant_realm_pk(tenant_id, realm_id),
+                "sk": f"CUSTOMER#{organization_id}",
+                "qbo_id": customer_id,
+            }
+        )
+
+    def item_ids(self, tenant_id: str, realm_id: str, names: Iterable[str]) -> dict[str, str]:
+        pk = tenant_realm_pk(tenant_id, realm_id)
+        wanted = list(dict.fromkeys(names))
+        found: dict[str, str] = {}
+        resource = self._table.meta.client
+        for start in range(0, len(wanted), _BATCH_GET_LIMIT):
+            keys: list[dict[str, Any]] = [
+                {"pk": pk, "sk": f"ITEM#{n}"} for n in wanted[start : start + _BATCH_GET_LIMIT]
+            ]
+            request: dict[str, Any] = {self._table.name: {"Keys": keys}}
+            while request:
+                response = resource.batch_get_item(RequestItems=request)
+                for item in response["Responses"].get(self._table.name, []):
+                    found[str(item["sk"]["S"]).removeprefix("ITEM#")] = str(item["qbo_id"]["S"])
+                request = dict(response.get("UnprocessedKeys") or {})
+        return found
+
+    def link_items(self, tenant_id: str, realm_id: str, item_ids: Mapping[str, str]) -> None:
+        pk = tenant_realm_pk(tenant_id, realm_id)
+        with self._table.batch_writer() as batch:
+            for name, qbo_id in item_ids.items():
+                batch.put_item(Item={"pk": pk, "sk": f"ITEM#{name}", "qbo_id": qbo_id})
+
+    # -- invoices: pending -> done, guarded by conditional writes (invariant 1)
+    def invoice_link(self, tenant_id: str, realm_id: str, invoice_id: str) -> InvoiceLink | None:
+        item = self._table.get_item(
+            Key={"pk": tenant_realm_pk(tenant_id, realm_id), "sk": f"INVOICE#{invoice_id}"},
+            ConsistentRead=True,
+        ).get("Item")
+        return _link_from_item(item) if item else None
+
+    def begin_create(self, link: InvoiceLink, replaces: InvoiceLink | None) -> None:
+        condition: ConditionBase = (
+            Attr("pk").not_exists()
+            if replaces is None
+            else Attr("generation").eq(replaces.generation) & Attr("state").eq(replaces.state.value)
+        )
+        try:
+            self._table.put_item(Item=_item_from_link(link), ConditionExpression=condition)
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise StaleLink(f"invoice {link.invoice_id} link changed concurrently") from error
+            raise
+
+    def save_link(self, link: InvoiceLink) -> None:
+        self._table.put_item(Item=_item_from_link(link))
+
+    def link_for_qbo_invoice(self, realm_id: str, qbo_invoice_id: str) -> InvoiceLink | None:
+        response = self._table.query(
+            IndexName=GSI1,
+            KeyConditionExpression=Key("gsi1pk").eq(_qbo_invoice_gsi_pk(realm_id, qbo_invoice_id)),
+            Limit=1,
+        )
+        items = response.get("Items", [])
+        return _link_from_item(items[0]) if items else None
+
+
+def _item_from_link(link: InvoiceLink) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "pk": tenant_realm_pk(link.tenant_id, link.realm_id),
+        "sk": f"INVOICE#{link.invoice_id}",
+        **link.model_dump(mode="json", exclude_none=True),
+    }
+    if link.qbo_invoice_id and link.state is LinkState.DONE:
+        item["gsi1pk"] = _qbo_invoice_gsi_pk(link.realm_id, link.qbo_invoice_id)
+        item["gsi1sk"] = f"INVOICE#{link.invoice_id}"
+    return item
+
+
+def _link_from_item(item: Mapping[str, Any]) -> InvoiceLink:
+    fields = {k: v for k, v in item.items() if k in InvoiceLink.model_fields}
+    fields["generation"] = int(fields.get("generation", 0))
+    return InvoiceLink.model_validate(fields)

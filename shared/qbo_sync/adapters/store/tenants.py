@@ -1,0 +1,104 @@
+"""Tenants, their settings and watermarks in the application table.
+
+A tenant's OneDesk API key and command-signing secret are sealed with KMS (encryption context =
+tenant) before they reach DynamoDB; the table never holds them in plaintext.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.conditions import Key
+from pydantic import SecretStr
+
+from qbo_sync.adapters.store.keys import GSI1, tenant_pk
+from qbo_sync.domain.tenant import Tenant, TenantSettings, TriggerPolicy
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+    from qbo_sync.adapters.crypto import KmsSealer
+
+_TENANTS_INDEX_PK = "TENANTS"
+
+
+class DynamoTenantStore:
+    def __init__(self, table: Table, sealer: KmsSealer) -> None:
+        self._table = table
+        self._sealer = sealer
+
+    def get_tenant(self, tenant_id: str) -> Tenant | None:
+        item = self._table.get_item(Key={"pk": tenant_pk(tenant_id), "sk": "TENANT"}).get("Item")
+        return self._tenant_from_item(item) if item else None
+
+    def save_tenant(self, tenant: Tenant) -> None:
+        context = {"tenant_id": tenant.tenant_id}
+        self._table.put_item(
+            Item={
+                "pk": tenant_pk(tenant.tenant_id),
+                "sk": "TENANT",
+                "gsi1pk": _TENANTS_INDEX_PK,
+                "gsi1sk": tenant.tenant_id,
+                "tenant_id": tenant.tenant_id,
+                "name": tenant.name,
+                "sealed_onedesk_api_key": self._sealer.seal(
+                    tenant.onedesk_api_key.get_secret_value().encode(), context
+                ),
+                "sealed_shared_secret": self._sealer.seal(
+                    tenant.shared_secret.get_secret_value().encode(), context
+                ),
+                "trigger_policy": tenant.trigger_policy.model_dump(),
+            }
+        )
+
+    def list_tenants(self) -> list[Tenant]:
+        tenants: list[Tenant] = []
+        kwargs: dict[str, Any] = {
+            "IndexName": GSI1,
+            "KeyConditionExpression": Key("gsi1pk").eq(_TENANTS_INDEX_PK),
+        }
+        while True:
+            response = self._table.query(**kwargs)
+            tenants.extend(self._tenant_from_item(item) for item in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return tenants
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def get_settings(self, tenant_id: str, realm_id: str) -> TenantSettings | None:
+        item = self._table.get_item(Key={"pk": tenant_pk(tenant_id), "sk": f"SETTINGS#{realm_id}"}).get(
+            "Item"
+        )
+        return TenantSettings.model_validate(item["settings"]) if item else None
+
+    def save_settings(self, tenant_id: str, settings: TenantSettings) -> None:
+        self._table.put_item(
+            Item={
+                "pk": tenant_pk(tenant_id),
+                "sk": f"SETTINGS#{settings.realm_id}",
+                "settings": settings.model_dump(mode="json"),
+            }
+        )
+
+    def get_watermark(self, tenant_id: str, name: str) -> datetime | None:
+        item = self._table.get_item(Key={"pk": tenant_pk(tenant_id), "sk": f"WATERMARK#{name}"}).get("Item")
+        return datetime.fromisoformat(str(item["at"])) if item else None
+
+    def set_watermark(self, tenant_id: str, name: str, at: datetime) -> None:
+        self._table.put_item(
+            Item={"pk": tenant_pk(tenant_id), "sk": f"WATERMARK#{name}", "at": at.isoformat()}
+        )
+
+    def _tenant_from_item(self, item: dict[str, Any]) -> Tenant:
+        context = {"tenant_id": str(item["tenant_id"])}
+        return Tenant(
+            tenant_id=str(item["tenant_id"]),
+            name=str(item["name"]),
+            onedesk_api_key=SecretStr(
+                self._sealer.unseal(bytes(item["sealed_onedesk_api_key"]), context).decode()
+            ),
+            shared_secret=SecretStr(
+                self._sealer.unseal(bytes(item["sealed_shared_secret"]), context).decode()
+            ),
+            trigger_policy=TriggerPolicy.model_validate(item.get("trigger_policy", {})),
+        )

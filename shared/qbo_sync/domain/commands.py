@@ -1,0 +1,71 @@
+"""Messages on the queues. Every message names its tenant (invariant 3)."""
+
+from __future__ import annotations
+
+import zlib
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from qbo_sync.domain.onedesk import Invoice
+
+
+class InvoiceAction(StrEnum):
+    COPY = "copy"
+    SEND = "send"
+
+
+class InvoiceCommand(BaseModel):
+    """On ``invoice-commands.fifo``: copy (and for ``send``, then deliver) one OneDesk invoice."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tenant_id: str = Field(min_length=1)
+    invoice_id: str = Field(min_length=1)
+    action: InvoiceAction
+    request_id: str = Field(min_length=1, max_length=64, description="identifies one user request")
+    requested_at: datetime
+    source: Literal["poller", "api", "parked"]
+    snapshot: Invoice | None = None
+
+
+class DeliveryCommand(BaseModel):
+    """On ``invoice-deliveries.fifo``: have QBO email an invoice that is already up to date in QBO."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tenant_id: str
+    realm_id: str
+    invoice_id: str
+    invoice_number: str
+    qbo_invoice_id: str
+    send_to: str
+    request_id: str
+    requested_at: datetime
+
+
+class QboChange(BaseModel):
+    """On ``qbo-changes.fifo``: one QBO entity changed (from a webhook or from CDC)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    realm_id: str
+    entity: Literal["Payment", "Invoice", "CreditMemo"]
+    entity_id: str
+    operation: str
+    event_id: str
+    occurred_at: datetime | None = None
+
+
+def command_group_id(tenant_id: str, invoice_id: str, shards: int) -> str:
+    """FIFO group: one invoice's commands stay ordered, and a tenant never has more than ``shards``
+    groups (so at most that many copies) in flight at once."""
+    return f"{tenant_id}#{zlib.crc32(invoice_id.encode()) % shards}"
+
+
+def command_deduplication_id(command: InvoiceCommand) -> str:
+    """The same change announced twice (poller overlap, double click) is one message."""
+    version = command.snapshot.modified_at.isoformat() if command.snapshot else command.request_id
+    return f"{command.tenant_id}:{command.invoice_id}:{command.action.value}:{version}"

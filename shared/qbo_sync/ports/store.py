@@ -1,0 +1,88 @@
+"""Store ports: tenants, settings, id mappings, watermarks, parked work and the audit log.
+
+All of it lives in one DynamoDB table (adapters/store); these protocols are what use cases see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from qbo_sync.domain.audit import AuditRecord
+from qbo_sync.domain.commands import InvoiceCommand
+from qbo_sync.domain.tenant import Tenant, TenantSettings
+
+
+class LinkState(StrEnum):
+    PENDING = "pending"  # a create was attempted; its outcome may be unknown
+    DONE = "done"
+
+
+class InvoiceLink(BaseModel):
+    """OneDesk invoice <-> QBO invoice, and what was last sent (invariants 1 and 2)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tenant_id: str
+    realm_id: str
+    invoice_id: str
+    invoice_number: str
+    state: LinkState
+    generation: int = 0  # bumped when the QBO invoice was deleted and a new one must be created
+    create_request_id: str
+    customer_id: str
+    qbo_invoice_id: str | None = None
+    qbo_doc_number: str | None = None
+    sync_token: str | None = None
+    content_hash: str | None = None
+    synced_modified_at: datetime | None = None
+    reported_hash: str | None = None  # content hash OneDesk was last told about (write-back done)
+
+
+class StaleLink(Exception):
+    """Another worker changed the link first (conditional write lost)."""
+
+
+class TenantStore(Protocol):
+    def get_tenant(self, tenant_id: str) -> Tenant | None: ...
+    def save_tenant(self, tenant: Tenant) -> None: ...
+    def list_tenants(self) -> list[Tenant]: ...
+    def get_settings(self, tenant_id: str, realm_id: str) -> TenantSettings | None: ...
+    def save_settings(self, tenant_id: str, settings: TenantSettings) -> None: ...
+    def get_watermark(self, tenant_id: str, name: str) -> datetime | None: ...
+    def set_watermark(self, tenant_id: str, name: str, at: datetime) -> None: ...
+
+
+class MappingStore(Protocol):
+    def customer_id(self, tenant_id: str, realm_id: str, organization_id: str) -> str | None: ...
+    def link_customer(
+        self, tenant_id: str, realm_id: str, organization_id: str, customer_id: str
+    ) -> None: ...
+    def item_ids(self, tenant_id: str, realm_id: str, names: Iterable[str]) -> dict[str, str]: ...
+    def link_items(self, tenant_id: str, realm_id: str, item_ids: Mapping[str, str]) -> None: ...
+    def invoice_link(self, tenant_id: str, realm_id: str, invoice_id: str) -> InvoiceLink | None: ...
+
+    def begin_create(self, link: InvoiceLink, replaces: InvoiceLink | None) -> None:
+        """Write a pending link before a create; raises StaleLink if ``replaces`` is no longer current."""
+        ...
+
+    def save_link(self, link: InvoiceLink) -> None: ...
+    def link_for_qbo_invoice(self, realm_id: str, qbo_invoice_id: str) -> InvoiceLink | None: ...
+
+
+class ParkedWork(Protocol):
+    """Commands waiting for settings or a reconnect (issue [connect]): parked, never failed."""
+
+    def park(self, command: InvoiceCommand, reason: str) -> None: ...
+    def parked(self, tenant_id: str) -> list[InvoiceCommand]: ...
+    def count_parked(self, tenant_id: str) -> int: ...
+    def unpark(self, command: InvoiceCommand) -> None: ...
+
+
+class AuditLog(Protocol):
+    def record(self, record: AuditRecord) -> None: ...
+    def recent(self, tenant_id: str, limit: int = 20) -> list[AuditRecord]: ...

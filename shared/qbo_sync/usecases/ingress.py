@@ -1,0 +1,134 @@
+"""How OneDesk invoice events land on invoice-commands.fifo: the scheduled poller (OneDesk has no
+outgoing webhooks, ONEDESK-FACTS B.2) and explicit, signed "Copy"/"Send" requests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from qbo_sync.domain.commands import InvoiceAction, InvoiceCommand
+from qbo_sync.domain.onedesk import Invoice, InvoiceStatus
+from qbo_sync.domain.signing import verify
+from qbo_sync.domain.tenant import Tenant, TriggerPolicy
+from qbo_sync.ports.onedesk import OneDeskPort
+from qbo_sync.ports.store import TenantStore
+
+WATERMARK = "onedesk-invoices"
+# Re-read this much before the watermark: OneDesk's clock and ours, and in-flight writes, may disagree.
+POLL_OVERLAP = timedelta(minutes=5)
+FIRST_POLL_LOOKBACK = timedelta(days=1)
+
+
+class CommandQueue(Protocol):
+    def enqueue(self, command: InvoiceCommand) -> None: ...
+
+
+def command_for(
+    invoice: Invoice, policy: TriggerPolicy, tenant_id: str, now: datetime
+) -> InvoiceCommand | None:
+    """The trigger policy (defaults: became Open -> copy; Open and changed -> copy; marked Sent -> send).
+
+    The automatic send's request id is one per invoice: later changes to a Sent invoice (our own tags
+    included) re-check the copy but never email the customer again; a deliberate "Send invoice"
+    request has its own id and does send again.
+    """
+    if invoice.status is InvoiceStatus.OPEN and policy.copy_when_opened:
+        action, request = InvoiceAction.COPY, f"auto-copy:{invoice.id}:{invoice.modified_at.isoformat()}"
+    elif invoice.status is InvoiceStatus.SENT and policy.send_when_marked_sent:
+        action, request = InvoiceAction.SEND, f"auto-send:{invoice.id}"
+    else:
+        return None
+    return InvoiceCommand(
+        tenant_id=tenant_id,
+        invoice_id=invoice.id,
+        action=action,
+        request_id=request[:64],
+        requested_at=now,
+        source="poller",
+        snapshot=invoice,
+    )
+
+
+@dataclass(frozen=True)
+class PollResult:
+    tenant_id: str
+    invoices_seen: int
+    commands: int
+    watermark: datetime
+
+
+def poll_tenant(
+    tenant: Tenant,
+    onedesk: OneDeskPort,
+    tenants: TenantStore,
+    queue: CommandQueue,
+    clock: Callable[[], datetime],
+) -> PollResult:
+    now = clock()
+    watermark = tenants.get_watermark(tenant.tenant_id, WATERMARK)
+    since = (watermark - POLL_OVERLAP) if watermark else now - FIRST_POLL_LOOKBACK
+    latest: dict[str, Invoice] = {}
+    for invoice in onedesk.list_invoices_modified_since(since):
+        seen = latest.get(invoice.id)
+        if seen is None or invoice.modified_at > seen.modified_at:
+            latest[invoice.id] = invoice  # dedupe by invoice id + modified time
+    commands = 0
+    for invoice in sorted(latest.values(), key=lambda i: i.modified_at):
+        command = command_for(invoice, tenant.trigger_policy, tenant.tenant_id, now)
+        if command is not None:
+            queue.enqueue(command)
+            commands += 1
+    newest = max((i.modified_at for i in latest.values()), default=watermark or since)
+    tenants.set_watermark(tenant.tenant_id, WATERMARK, newest)
+    return PollResult(tenant.tenant_id, len(latest), commands, newest)
+
+
+class CommandRequest(BaseModel):
+    """Body of ``POST /onedesk/commands``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    invoice_id: str = Field(min_length=1, max_length=128)
+    action: Literal["copy", "send"]
+    request_id: str = Field(min_length=1, max_length=64)
+
+
+class Unauthorized(Exception):
+    """Unknown tenant, missing/stale timestamp or wrong signature (all answered alike: 401)."""
+
+
+def authenticate(
+    tenants: TenantStore,
+    *,
+    tenant_id: str | None,
+    timestamp: str | None,
+    signature: str | None,
+    raw_body: bytes,
+    now: datetime,
+) -> Tenant:
+    tenant = tenants.get_tenant(tenant_id) if tenant_id else None
+    if tenant is None or not verify(
+        tenant.shared_secret.get_secret_value(), timestamp, raw_body, signature, now
+    ):
+        raise Unauthorized("bad or missing signature")
+    return tenant
+
+
+def accept_command(
+    tenant: Tenant, request: CommandRequest, queue: CommandQueue, now: datetime
+) -> InvoiceCommand:
+    """Queue an explicit request; the worker fetches the invoice itself (no snapshot)."""
+    command = InvoiceCommand(
+        tenant_id=tenant.tenant_id,
+        invoice_id=request.invoice_id,
+        action=InvoiceAction(request.action),
+        request_id=request.request_id,
+        requested_at=now,
+        source="api",
+    )
+    queue.enqueue(command)
+    return command

@@ -1,0 +1,113 @@
+"""Run one invoice command for its tenant: find the tenant's QBO connection and settings, park the
+command while they are missing or need the admin (never fail it), otherwise copy (and maybe send)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from qbo_sync.domain.audit import AuditRecord, Outcome
+from qbo_sync.domain.commands import InvoiceCommand
+from qbo_sync.domain.connection import Connection, ConnectionStatus
+from qbo_sync.domain.invoice_mapping import CompanyProfile
+from qbo_sync.domain.onedesk import SyncMessage
+from qbo_sync.domain.tenant import Tenant, TenantSettings
+from qbo_sync.ports.onedesk import OneDeskPort
+from qbo_sync.ports.qbo import QboPort
+from qbo_sync.ports.store import AuditLog, MappingStore, ParkedWork, TenantStore
+from qbo_sync.ports.tokens import ConnectionStore, NeedsReconnect
+from qbo_sync.usecases.copy_invoice import CopyContext, CopyPorts, CopyResult, DeliveryQueue, copy_invoice
+
+
+class UnknownTenant(Exception):
+    """The command names a tenant we do not have: it can never succeed (dead-letter it)."""
+
+
+@dataclass(frozen=True)
+class CommandPorts:
+    tenants: TenantStore
+    connections: ConnectionStore
+    parked: ParkedWork
+    mappings: MappingStore
+    audit: AuditLog
+    deliveries: DeliveryQueue
+    onedesk_for: Callable[[Tenant], OneDeskPort]
+    qbo_for: Callable[[str, str], QboPort]
+    clock: Callable[[], datetime]
+
+
+def handle_invoice_command(command: InvoiceCommand, ports: CommandPorts) -> CopyResult:
+    tenant = ports.tenants.get_tenant(command.tenant_id)
+    if tenant is None:
+        raise UnknownTenant(f"no tenant {command.tenant_id!r}")
+    onedesk = ports.onedesk_for(tenant)
+    connection = ports.connections.get(tenant.tenant_id)
+    settings = ports.tenants.get_settings(tenant.tenant_id, connection.realm_id) if connection else None
+    if (reason := blocked_reason(connection, settings)) is not None:
+        return _park(command, reason, onedesk, ports)
+    assert connection is not None and settings is not None  # blocked_reason checked both
+    ctx = CopyContext(
+        tenant_id=tenant.tenant_id,
+        company=CompanyProfile(
+            realm_id=connection.realm_id,
+            country=str(connection.country),
+            home_currency=connection.home_currency,
+            custom_txn_numbers=connection.custom_txn_numbers,
+        ),
+        settings=settings,
+    )
+    copy_ports = CopyPorts(
+        onedesk=onedesk,
+        qbo=ports.qbo_for(tenant.tenant_id, connection.realm_id),
+        mappings=ports.mappings,
+        audit=ports.audit,
+        deliveries=ports.deliveries,
+        clock=ports.clock,
+    )
+    try:
+        result = copy_invoice(command, ctx, copy_ports)
+    except NeedsReconnect as needs:
+        return _park(command, f"QuickBooks Online needs to be reconnected ({needs.reason})", onedesk, ports)
+    ports.connections.record_sync(tenant.tenant_id, ports.clock())
+    return result
+
+
+def blocked_reason(connection: Connection | None, settings: TenantSettings | None) -> str | None:
+    """Why this tenant's work must wait for the admin, in words for the settings page; None if it can run."""
+    if connection is None or connection.status is ConnectionStatus.DISCONNECTED:
+        return "QuickBooks Online is not connected"
+    if connection.status is ConnectionStatus.NEEDS_RECONNECT:
+        why = connection.status_reason or "authorization expired"
+        return f"QuickBooks Online needs to be reconnected ({why})"
+    if not connection.country:
+        return "the QuickBooks Online company's country is not known yet (reconnect to read it)"
+    if settings is None or not settings.complete:
+        return "the integration settings (default income account and tax code) are not complete"
+    return None
+
+
+def _park(command: InvoiceCommand, reason: str, onedesk: OneDeskPort, ports: CommandPorts) -> CopyResult:
+    now = ports.clock()
+    ports.parked.park(command, reason)
+    ports.audit.record(
+        AuditRecord(
+            tenant_id=command.tenant_id,
+            at=now,
+            action=command.action.value,
+            outcome=Outcome.PARKED,
+            invoice_id=command.invoice_id,
+            invoice_number=command.snapshot.number if command.snapshot else None,
+            reason=reason,
+        )
+    )
+    onedesk.set_sync_message(
+        command.invoice_id,
+        SyncMessage(
+            level="warning",
+            text=f"Waiting to copy to QuickBooks Online: {reason}. It will run as soon as the admin fixes it "
+            "under Administration > Financials.",
+            at=now,
+        ),
+    )
+    return CopyResult(Outcome.PARKED, reason)

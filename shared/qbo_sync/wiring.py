@@ -1,0 +1,136 @@
+"""The composition root: builds each adapter once per process from the settings, lazily, so a
+function pays only for what it uses (and a warm Lambda reuses clients and connections)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import lru_cache
+
+from qbo_sync.adapters.aws import dynamodb_table, kms_client, sqs_client
+from qbo_sync.adapters.crypto import KmsSealer
+from qbo_sync.adapters.http import shared_session
+from qbo_sync.adapters.onedesk import OneDeskClient
+from qbo_sync.adapters.qbo import qbo_client_for
+from qbo_sync.adapters.queues.sqs import (
+    DeadLetters,
+    DeliveryQueue,
+    InvoiceCommandQueue,
+    QboChangeQueue,
+    SqsFifoQueue,
+)
+from qbo_sync.adapters.store.audit import DynamoAuditLog
+from qbo_sync.adapters.store.connections import DynamoConnectionStore
+from qbo_sync.adapters.store.mappings import DynamoMappingStore
+from qbo_sync.adapters.store.parked import DynamoParkedWork
+from qbo_sync.adapters.store.tenants import DynamoTenantStore
+from qbo_sync.config import Settings, get_settings
+from qbo_sync.domain.tenant import Tenant
+from qbo_sync.ports.onedesk import OneDeskPort
+from qbo_sync.ports.qbo import QboPort
+from qbo_sync.usecases.invoice_commands import CommandPorts
+from qbo_sync.usecases.send_invoice import DeliveryPorts
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def settings() -> Settings:
+    return get_settings()
+
+
+@lru_cache(maxsize=1)
+def sealer() -> KmsSealer:
+    return KmsSealer(settings().require("kms_key_id"), kms_client())
+
+
+def _table_name() -> str:
+    return settings().require("app_table_name")
+
+
+@lru_cache(maxsize=1)
+def tenant_store() -> DynamoTenantStore:
+    return DynamoTenantStore(dynamodb_table(_table_name()), sealer())
+
+
+@lru_cache(maxsize=1)
+def connection_store() -> DynamoConnectionStore:
+    return DynamoConnectionStore(dynamodb_table(_table_name()), sealer())
+
+
+@lru_cache(maxsize=1)
+def mapping_store() -> DynamoMappingStore:
+    return DynamoMappingStore(dynamodb_table(_table_name()))
+
+
+@lru_cache(maxsize=1)
+def audit_log() -> DynamoAuditLog:
+    return DynamoAuditLog(dynamodb_table(_table_name()))
+
+
+@lru_cache(maxsize=1)
+def parked_work() -> DynamoParkedWork:
+    return DynamoParkedWork(dynamodb_table(_table_name()))
+
+
+def _queue(setting: str) -> SqsFifoQueue:
+    return SqsFifoQueue(sqs_client(), settings().require(setting))
+
+
+@lru_cache(maxsize=1)
+def invoice_command_queue() -> InvoiceCommandQueue:
+    return InvoiceCommandQueue(_queue("invoice_commands_queue_url"), settings().command_shards)
+
+
+@lru_cache(maxsize=1)
+def delivery_queue() -> DeliveryQueue:
+    return DeliveryQueue(_queue("invoice_deliveries_queue_url"))
+
+
+@lru_cache(maxsize=1)
+def qbo_change_queue() -> QboChangeQueue:
+    return QboChangeQueue(_queue("qbo_changes_queue_url"))
+
+
+@lru_cache(maxsize=1)
+def dead_letters() -> DeadLetters:
+    return DeadLetters(_queue("dead_letter_queue_url"))
+
+
+def onedesk_for(tenant: Tenant) -> OneDeskPort:
+    config = settings()
+    return OneDeskClient(
+        base_url=config.onedesk_api_base_url,
+        api_key=tenant.onedesk_api_key,
+        session=shared_session(),
+        timeout_seconds=config.onedesk_request_timeout_seconds,
+    )
+
+
+def qbo_for(tenant_id: str, realm_id: str) -> QboPort:
+    return qbo_client_for(tenant_id, realm_id, settings())
+
+
+def command_ports() -> CommandPorts:
+    return CommandPorts(
+        tenants=tenant_store(),
+        connections=connection_store(),
+        parked=parked_work(),
+        mappings=mapping_store(),
+        audit=audit_log(),
+        deliveries=delivery_queue(),
+        onedesk_for=onedesk_for,
+        qbo_for=qbo_for,
+        clock=utc_now,
+    )
+
+
+def delivery_ports() -> DeliveryPorts:
+    return DeliveryPorts(
+        tenants=tenant_store(),
+        parked=parked_work(),
+        audit=audit_log(),
+        onedesk_for=onedesk_for,
+        qbo_for=qbo_for,
+        clock=utc_now,
+    )
