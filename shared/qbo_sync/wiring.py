@@ -28,6 +28,7 @@ from qbo_sync.domain.tenant import Tenant
 from qbo_sync.ports.onedesk import OneDeskPort
 from qbo_sync.ports.qbo import QboPort
 from qbo_sync.usecases.invoice_commands import CommandPorts
+from qbo_sync.usecases.payments import ChangePorts
 from qbo_sync.usecases.send_invoice import DeliveryPorts
 
 
@@ -129,6 +130,18 @@ def delivery_ports() -> DeliveryPorts:
     return DeliveryPorts(
         tenants=tenant_store(),
         parked=parked_work(),
+        audit=audit_log(),
+        onedesk_for=onedesk_for,
+        qbo_for=qbo_for,
+        clock=utc_now,
+    )
+
+
+def change_ports() -> ChangePorts:
+    return ChangePorts(
+        connections=connection_store(),
+        tenants=tenant_store(),
+        mappings=mapping_store(),
         audit=audit_log(),
         onedesk_for=onedesk_for,
         qbo_for=qbo_for,

@@ -35,10 +35,16 @@ class MetaData(QboModel):
     LastUpdatedTime: str | None = None
 
 
+# Fields carry QBO's wire names, which are also their types' names (``MetaData: MetaData | None =
+# None``). Pydantic resolves the annotation in the class namespace, where that name is the field's
+# default, so such fields are annotated through a private alias of the class.
+_MetaData = MetaData
+
+
 class Entity(QboModel):
     Id: str | None = None
     SyncToken: str | None = None
-    MetaData: MetaData | None = None
+    MetaData: _MetaData | None = None
 
 
 class Customer(Entity):
@@ -68,8 +74,11 @@ class TaxRateDetail(QboModel):
     TaxRateRef: Ref
 
 
+_TaxRateDetail = TaxRateDetail  # same-named field (see _MetaData)
+
+
 class TaxRateList(QboModel):
-    TaxRateDetail: list[TaxRateDetail] = Field(default_factory=list)
+    TaxRateDetail: list[_TaxRateDetail] = Field(default_factory=list)
 
 
 class TaxCode(Entity):
@@ -93,10 +102,16 @@ class SalesItemLineDetail(QboModel):
     ServiceDate: date | None = None
 
 
+_SalesItemLineDetail = SalesItemLineDetail  # same-named field (see _MetaData)
+
+
 class DiscountLineDetail(QboModel):
     PercentBased: bool = False
     DiscountPercent: Decimal | None = None
     DiscountAccountRef: Ref | None = None
+
+
+_DiscountLineDetail = DiscountLineDetail  # same-named field (see _MetaData)
 
 
 class Line(QboModel):
@@ -105,8 +120,8 @@ class Line(QboModel):
     Description: str | None = None
     Amount: Decimal | None = None
     DetailType: str
-    SalesItemLineDetail: SalesItemLineDetail | None = None
-    DiscountLineDetail: DiscountLineDetail | None = None
+    SalesItemLineDetail: _SalesItemLineDetail | None = None
+    DiscountLineDetail: _DiscountLineDetail | None = None
 
 
 class LinkedTxn(QboModel):
@@ -114,14 +129,23 @@ class LinkedTxn(QboModel):
     TxnType: str
 
 
+_LinkedTxn = LinkedTxn  # same-named field (see _MetaData)
+
+
 class TxnTaxDetail(QboModel):
     TxnTaxCodeRef: Ref | None = None
     TotalTax: Decimal | None = None
 
 
+_TxnTaxDetail = TxnTaxDetail  # same-named field (see _MetaData)
+
+
 class DeliveryInfo(QboModel):
     DeliveryType: str | None = None
     DeliveryTime: str | None = None
+
+
+_DeliveryInfo = DeliveryInfo  # same-named field (see _MetaData)
 
 
 class Invoice(Entity):
@@ -134,18 +158,18 @@ class Invoice(Entity):
     PrivateNote: str | None = None
     GlobalTaxCalculation: Literal["TaxExcluded", "TaxInclusive", "NotApplicable"] | None = None
     ApplyTaxAfterDiscount: bool | None = None
-    TxnTaxDetail: TxnTaxDetail | None = None
+    TxnTaxDetail: _TxnTaxDetail | None = None
     TotalAmt: Decimal | None = None
     Balance: Decimal | None = None
     EmailStatus: str | None = None
-    DeliveryInfo: DeliveryInfo | None = None
-    LinkedTxn: list[LinkedTxn] | None = None
+    DeliveryInfo: _DeliveryInfo | None = None
+    LinkedTxn: list[_LinkedTxn] | None = None
     CurrencyRef: Ref | None = None
 
 
 class PaymentLine(QboModel):
     Amount: Decimal
-    LinkedTxn: list[LinkedTxn] = Field(default_factory=list)
+    LinkedTxn: list[_LinkedTxn] = Field(default_factory=list)
 
 
 class Payment(Entity):
@@ -160,6 +184,7 @@ class CreditMemo(Entity):
     CustomerRef: Ref | None = None
     TotalAmt: Decimal | None = None
     Balance: Decimal | None = None
+    LinkedTxn: list[LinkedTxn] | None = None
 
 
 class CompanyInfo(Entity):

@@ -73,6 +73,14 @@ class MappingStore(Protocol):
     def save_link(self, link: InvoiceLink) -> None: ...
     def link_for_qbo_invoice(self, realm_id: str, qbo_invoice_id: str) -> InvoiceLink | None: ...
 
+    def payment_invoices(self, tenant_id: str, realm_id: str, payment_id: str) -> set[str]:
+        """QBO invoice ids the payment was applied to when we last saw it (for edits, deletes, voids)."""
+        ...
+
+    def record_payment_invoices(
+        self, tenant_id: str, realm_id: str, payment_id: str, invoice_ids: set[str]
+    ) -> None: ...
+
 
 class ParkedWork(Protocol):
     """Commands waiting for settings or a reconnect (issue [connect]): parked, never failed."""

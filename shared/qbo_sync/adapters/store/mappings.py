@@ -97,6 +97,26 @@ class DynamoMappingStore:
         items = response.get("Items", [])
         return _link_from_item(items[0]) if items else None
 
+    # -- payments: which invoices each payment touched, so a deleted or voided one can be undone
+    def payment_invoices(self, tenant_id: str, realm_id: str, payment_id: str) -> set[str]:
+        item = self._table.get_item(
+            Key={"pk": tenant_realm_pk(tenant_id, realm_id), "sk": f"PAYMENT#{payment_id}"},
+            ConsistentRead=True,
+        ).get("Item")
+        stored = item.get("invoice_ids") if item else None
+        return {str(i) for i in stored} if isinstance(stored, list) else set()
+
+    def record_payment_invoices(
+        self, tenant_id: str, realm_id: str, payment_id: str, invoice_ids: set[str]
+    ) -> None:
+        self._table.put_item(
+            Item={
+                "pk": tenant_realm_pk(tenant_id, realm_id),
+                "sk": f"PAYMENT#{payment_id}",
+                "invoice_ids": sorted(invoice_ids),
+            }
+        )
+
 
 def _item_from_link(link: InvoiceLink) -> dict[str, Any]:
     item: dict[str, Any] = {

@@ -1,0 +1,38 @@
+"""qbo_reconcile (schedule): per connected realm, QBO change data capture since the watermark, queued
+like webhook events, so lost webhooks never leave a OneDesk invoice wrong."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from qbo_sync import wiring
+from qbo_sync.observability import logger, metrics, trace
+from qbo_sync.ports.qbo import QboError
+from qbo_sync.ports.tokens import NeedsReconnect
+from qbo_sync.usecases.payments import reconcile_realm
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@trace
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
+    realms = changes = failed = 0
+    for connection in wiring.connection_store().list_connected():
+        try:
+            result = reconcile_realm(
+                connection,
+                wiring.qbo_for(connection.tenant_id, connection.realm_id),
+                wiring.tenant_store(),
+                wiring.qbo_change_queue(),
+                wiring.utc_now,
+            )
+        except (QboError, NeedsReconnect) as error:
+            failed += 1
+            logger.error("reconcile failed", extra={"realm_id": connection.realm_id, "error": str(error)})
+            continue
+        realms += 1
+        changes += result.changes
+    metrics.add_metric(name="ReconcileChangesQueued", unit="Count", value=changes)
+    return {"realms": realms, "changes": changes, "failed": failed}

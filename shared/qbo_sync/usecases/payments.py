@@ -1,0 +1,257 @@
+"""QBO payments flow back to OneDesk (P18, P20): webhooks and CDC become ``QboChange`` messages, and each
+change rewrites the absolute payment state of the mapped OneDesk invoices it touches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Protocol
+
+from qbo_sync.domain import qbo
+from qbo_sync.domain.audit import AuditRecord, Outcome
+from qbo_sync.domain.commands import QboChange
+from qbo_sync.domain.connection import Connection
+from qbo_sync.domain.onedesk import SENT_VIA_QBO_TAG, InvoiceStatus, SyncMessage
+from qbo_sync.domain.payments import invoice_ids, is_voided, payment_ids, payment_state
+from qbo_sync.domain.tenant import Tenant
+from qbo_sync.domain.webhooks import parse_notifications
+from qbo_sync.ports.onedesk import OneDeskPort
+from qbo_sync.ports.qbo import QboNotFound, QboPort
+from qbo_sync.ports.store import AuditLog, MappingStore, TenantStore
+from qbo_sync.ports.tokens import ConnectionStore
+
+
+class ChangeQueue(Protocol):
+    def enqueue(self, change: QboChange) -> None: ...
+
+
+# ------------------------------------------------------------------------------------------ webhook
+@dataclass(frozen=True)
+class WebhookResult:
+    queued: int
+    ignored_unknown_realm: int
+
+
+def accept_webhook(raw_body: bytes, connections: ConnectionStore, queue: ChangeQueue) -> WebhookResult:
+    """Queue every relevant change whose realm belongs to one of our tenants. Unknown realms are
+    acknowledged and counted, not failed: a non-200 would make Intuit retry them for days."""
+    queued = ignored = 0
+    for change in parse_notifications(raw_body):
+        if connections.tenant_for_realm(change.realm_id) is None:
+            ignored += 1
+            continue
+        queue.enqueue(change)
+        queued += 1
+    return WebhookResult(queued, ignored)
+
+
+# ------------------------------------------------------------------------------------------ reconcile
+CDC_ENTITIES = ("Invoice", "Payment", "CreditMemo")
+CDC_OVERLAP = timedelta(minutes=10)
+CDC_MAX_LOOKBACK = timedelta(days=29)  # QBO answers at most 30 days back (QBO-FACTS §9)
+CDC_WATERMARK = "qbo-cdc"
+
+
+@dataclass(frozen=True)
+class ReconcileResult:
+    realm_id: str
+    changes: int
+    watermark: datetime
+
+
+def reconcile_realm(
+    connection: Connection,
+    client: QboPort,
+    tenants: TenantStore,
+    queue: ChangeQueue,
+    clock: Callable[[], datetime],
+) -> ReconcileResult:
+    """CDC since the watermark (with overlap), queued like webhook events: alone it brings every mapped
+    invoice right when webhooks are lost. Calling QBO also keeps a quiet realm's tokens refreshed, so its
+    refresh token never ages out."""
+    now = clock()
+    watermark = tenants.get_watermark(connection.tenant_id, CDC_WATERMARK)
+    since = max((watermark or now) - CDC_OVERLAP, now - CDC_MAX_LOOKBACK)
+    cdc = client.cdc(CDC_ENTITIES, since).entity
+    groups: Iterable[tuple[str, list[qbo.Invoice | qbo.Payment | qbo.CreditMemo | qbo.DeletedStub]]] = (
+        ("Invoice", list(cdc.invoices)),
+        ("Payment", list(cdc.payments)),
+        ("CreditMemo", list(cdc.credit_memos)),
+    )
+    count = 0
+    for entity_name, objects in groups:
+        for obj in objects:
+            deleted = isinstance(obj, qbo.DeletedStub)
+            updated = _last_updated(obj)
+            queue.enqueue(
+                QboChange(
+                    realm_id=connection.realm_id,
+                    entity=entity_name,  # type: ignore[arg-type]  # one of the three CDC entities
+                    entity_id=obj.Id or "",
+                    operation="deleted" if deleted else "updated",
+                    event_id=f"cdc:{entity_name}:{obj.Id}:{updated}",
+                )
+            )
+            count += 1
+    new_watermark = datetime.fromisoformat(cdc.time) if cdc.time else now
+    tenants.set_watermark(connection.tenant_id, CDC_WATERMARK, new_watermark)
+    return ReconcileResult(connection.realm_id, count, new_watermark)
+
+
+def _last_updated(obj: qbo.QboModel) -> str:
+    meta = getattr(obj, "MetaData", None)
+    if isinstance(meta, qbo.MetaData) and meta.LastUpdatedTime:
+        return meta.LastUpdatedTime
+    if isinstance(meta, dict):
+        return str(meta.get("LastUpdatedTime", ""))
+    return ""
+
+
+# ------------------------------------------------------------------------------------------ apply
+@dataclass(frozen=True)
+class ChangePorts:
+    connections: ConnectionStore
+    tenants: TenantStore
+    mappings: MappingStore
+    audit: AuditLog
+    onedesk_for: Callable[[Tenant], OneDeskPort]
+    qbo_for: Callable[[str, str], QboPort]
+    clock: Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    invoices_updated: int
+    ignored: str | None = None
+
+
+def apply_qbo_change(change: QboChange, ports: ChangePorts) -> ApplyResult:
+    tenant_id = ports.connections.tenant_for_realm(change.realm_id)
+    tenant = ports.tenants.get_tenant(tenant_id) if tenant_id else None
+    if tenant is None:
+        return ApplyResult(0, f"realm {change.realm_id} belongs to no tenant")
+    applier = _ChangeApplier(tenant, change.realm_id, ports)
+    if change.entity == "Payment":
+        affected = applier.invoices_of_payment(change.entity_id)
+    elif change.entity == "CreditMemo":
+        affected = applier.invoices_of_credit_memo(change.entity_id)
+    else:
+        affected = {change.entity_id}
+    updated = sum(applier.refresh(invoice_id) for invoice_id in sorted(affected))
+    return ApplyResult(updated)
+
+
+class _ChangeApplier:
+    def __init__(self, tenant: Tenant, realm_id: str, ports: ChangePorts) -> None:
+        self.tenant, self.realm, self.ports = tenant, realm_id, ports
+        self.qbo = ports.qbo_for(tenant.tenant_id, realm_id)
+        self.onedesk = ports.onedesk_for(tenant)
+
+    def invoices_of_payment(self, payment_id: str) -> set[str]:
+        """Invoices the payment is applied to now, plus those it was applied to before (our record):
+        an edit that moves or removes an application, a delete or a void must fix those too."""
+        mappings, tenant_id = self.ports.mappings, self.tenant.tenant_id
+        before = mappings.payment_invoices(tenant_id, self.realm, payment_id)
+        try:
+            now = invoice_ids(self.qbo.read(qbo.Payment, payment_id).entity)
+        except QboNotFound:
+            now = set()
+        if now - before:
+            mappings.record_payment_invoices(tenant_id, self.realm, payment_id, before | now)
+        return before | now
+
+    def invoices_of_credit_memo(self, credit_memo_id: str) -> set[str]:
+        """A credit memo reaches an invoice through the payment that applies it."""
+        try:
+            memo = self.qbo.read(qbo.CreditMemo, credit_memo_id).entity
+        except QboNotFound:
+            return set()
+        affected: set[str] = set()
+        for link in memo.LinkedTxn or []:
+            if link.TxnType == "Payment":
+                affected |= self.invoices_of_payment(link.TxnId)
+        return affected
+
+    def refresh(self, qbo_invoice_id: str) -> bool:
+        """Write the absolute payment state of one mapped invoice to OneDesk; True when written."""
+        link = self.ports.mappings.link_for_qbo_invoice(self.realm, qbo_invoice_id)
+        if link is None or link.tenant_id != self.tenant.tenant_id:
+            return False  # not one of ours (created in QBO directly, or copied by another tool)
+        now = self.ports.clock()
+        try:
+            invoice = self.qbo.read(qbo.Invoice, qbo_invoice_id).entity
+        except QboNotFound:
+            # P17: deleting in QBO never deletes in OneDesk; say so once per event.
+            self._tell(link.invoice_id, link.invoice_number, "warning", Outcome.WARNING, _DELETED)
+            return False
+        if is_voided(invoice):
+            self._tell(link.invoice_id, link.invoice_number, "warning", Outcome.WARNING, _VOIDED)
+            return False
+        onedesk_invoice = self.onedesk.get_invoice(link.invoice_id)
+        was_sent = onedesk_invoice.status is InvoiceStatus.SENT or any(
+            tag.name == SENT_VIA_QBO_TAG for tag in onedesk_invoice.tags
+        )
+        state = payment_state(
+            invoice, InvoiceStatus.SENT if was_sent else InvoiceStatus.OPEN, self._last_payment_date(invoice)
+        )
+        current = (onedesk_invoice.amount_paid, onedesk_invoice.balance, onedesk_invoice.status)
+        if current == (state.amount_paid, state.balance, state.status) and (
+            onedesk_invoice.last_payment_date == state.last_payment_date
+        ):
+            return False  # already right: no write, no modification echo
+        self.onedesk.set_payment_state(link.invoice_id, state)
+        self.ports.audit.record(
+            AuditRecord(
+                tenant_id=self.tenant.tenant_id,
+                at=now,
+                action="payment-sync",
+                outcome=Outcome.DONE,
+                invoice_id=link.invoice_id,
+                invoice_number=link.invoice_number,
+                realm_id=self.realm,
+                qbo_invoice_id=qbo_invoice_id,
+                reason=f"paid {state.amount_paid}, balance {state.balance} ({state.status.value})",
+            )
+        )
+        return True
+
+    def _last_payment_date(self, invoice: qbo.Invoice) -> date | None:
+        dates = []
+        for payment_id in payment_ids(invoice):
+            try:
+                paid_on = self.qbo.read(qbo.Payment, payment_id).entity.TxnDate
+            except QboNotFound:
+                continue
+            if paid_on is not None:
+                dates.append(paid_on)
+        return max(dates, default=None)
+
+    def _tell(self, invoice_id: str, number: str, level: str, outcome: Outcome, text: str) -> None:
+        now = self.ports.clock()
+        self.onedesk.set_sync_message(
+            invoice_id, SyncMessage(level="warning" if level == "warning" else "info", text=text, at=now)
+        )
+        self.ports.audit.record(
+            AuditRecord(
+                tenant_id=self.tenant.tenant_id,
+                at=now,
+                action="payment-sync",
+                outcome=outcome,
+                invoice_id=invoice_id,
+                invoice_number=number,
+                realm_id=self.realm,
+                reason=text,
+            )
+        )
+
+
+_DELETED = (
+    "This invoice was deleted in QuickBooks Online. OneDesk keeps it as it is (deletions are not copied); "
+    "copy it again to recreate it in QuickBooks Online."
+)
+_VOIDED = (
+    "This invoice was voided in QuickBooks Online. OneDesk keeps its amounts; void it in OneDesk too if "
+    "that is intended."
+)
