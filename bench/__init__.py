@@ -1,0 +1,1 @@
+"""Benchmarks behind `make bench`: each prints figures; none passes or fails."""
