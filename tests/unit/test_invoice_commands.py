@@ -1,0 +1,201 @@
+"""handle_invoice_command: the tenant's connection and settings decide between copying and parking."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from qbo_sync.domain import qbo
+from qbo_sync.domain.audit import Outcome
+from qbo_sync.domain.commands import InvoiceAction, InvoiceCommand
+from qbo_sync.domain.connection import Connection, ConnectionStatus
+from qbo_sync.domain.onedesk import SyncMessage
+from qbo_sync.domain.tenant import Tenant, TenantSettings
+from qbo_sync.ports.onedesk import OneDeskPort
+from qbo_sync.ports.qbo import QboPort
+from qbo_sync.ports.tokens import NeedsReconnect
+from qbo_sync.usecases.copy_invoice import CopyResult
+from qbo_sync.usecases.invoice_commands import CommandPorts, UnknownTenant, handle_invoice_command
+from tests.unit.builders import AT, CA_TAX, REALM, TENANT, make_invoice, settings, tenant
+from tests.unit.fakes import (
+    FakeAuditLog,
+    FakeConnectionStore,
+    FakeDeliveryQueue,
+    FakeMappingStore,
+    FakeOneDesk,
+    FakeParkedWork,
+    FakeQbo,
+    FakeTenantStore,
+    FixedClock,
+)
+
+NOW = AT + timedelta(minutes=1)
+
+
+def connection(
+    status: ConnectionStatus = ConnectionStatus.CONNECTED,
+    reason: str | None = None,
+    country: str | None = "US",
+) -> Connection:
+    return Connection(
+        tenant_id=TENANT,
+        realm_id=REALM,
+        status=status,
+        status_reason=reason,
+        connected_at=AT - timedelta(days=3),
+        company_name="Acme Books",
+        country=country,
+        home_currency="USD" if country == "US" else "CAD",
+    )
+
+
+class Harness:
+    def __init__(self, conn: Connection | None, tenant_settings: TenantSettings | None = None) -> None:
+        self.clock = FixedClock(NOW)
+        self.tenants = FakeTenantStore(tenant())
+        if tenant_settings is not None:
+            self.tenants.save_settings(TENANT, tenant_settings)
+        self.connections = FakeConnectionStore(*([conn] if conn else []))
+        self.parked = FakeParkedWork()
+        self.audit = FakeAuditLog()
+        self.onedesk = FakeOneDesk()
+        self.qbo = FakeQbo(REALM, self.clock)
+        self.qbo_requested: list[tuple[str, str]] = []
+        self.ports = CommandPorts(
+            tenants=self.tenants,
+            connections=self.connections,  # type: ignore[arg-type]  # only what the use case calls
+            parked=self.parked,
+            mappings=FakeMappingStore(),
+            audit=self.audit,
+            deliveries=FakeDeliveryQueue(),
+            onedesk_for=self.onedesk_for,
+            qbo_for=self.qbo_for,
+            clock=self.clock,
+        )
+
+    def onedesk_for(self, for_tenant: Tenant) -> OneDeskPort:
+        assert for_tenant.tenant_id == TENANT
+        return self.onedesk
+
+    def qbo_for(self, tenant_id: str, realm_id: str) -> QboPort:
+        self.qbo_requested.append((tenant_id, realm_id))
+        return self.qbo
+
+    def handle(self, tenant_id: str = TENANT) -> CopyResult:
+        command = InvoiceCommand(
+            tenant_id=tenant_id,
+            invoice_id="1003",
+            action=InvoiceAction.COPY,
+            request_id="req-1",
+            requested_at=NOW,
+            source="poller",
+            snapshot=make_invoice(currency="CAD"),
+        )
+        return handle_invoice_command(command, self.ports)
+
+
+def assert_parked(h: Harness, reason: str) -> None:
+    assert h.parked.count_parked(TENANT) == 1
+    assert h.parked.reasons() == [reason]
+    assert h.onedesk.messages["1003"] == [
+        SyncMessage(
+            level="warning",
+            text=f"Waiting to copy to QuickBooks Online: {reason}. It will run as soon as the admin fixes it "
+            "under Administration > Financials.",
+            at=NOW,
+        )
+    ]
+    [record] = h.audit.records
+    assert (record.action, record.outcome, record.reason, record.invoice_number) == (
+        "copy",
+        Outcome.PARKED,
+        reason,
+        "INV-0001",
+    )
+    assert h.qbo.total_calls == 0
+    assert h.connections.syncs == []
+
+
+@pytest.mark.parametrize(
+    ("conn", "reason"),
+    [
+        (None, "QuickBooks Online is not connected"),
+        (
+            connection(ConnectionStatus.DISCONNECTED),
+            "QuickBooks Online needs to be reconnected (it was disconnected)",
+        ),
+        (
+            connection(ConnectionStatus.NEEDS_RECONNECT, "invalid_grant"),
+            "QuickBooks Online needs to be reconnected (invalid_grant)",
+        ),
+        (
+            connection(ConnectionStatus.NEEDS_RECONNECT),
+            "QuickBooks Online needs to be reconnected (authorization expired)",
+        ),
+        (
+            connection(country=None),
+            "the QuickBooks Online company's country is not known yet (reconnect to read it)",
+        ),
+    ],
+)
+def test_blocked_connection_parks_the_command(conn: Connection | None, reason: str) -> None:
+    h = Harness(conn, settings(CA_TAX))
+
+    result = h.handle()
+
+    assert (result.outcome, result.reason) == (Outcome.PARKED, reason)
+    assert_parked(h, reason)
+    assert h.qbo_requested == []
+
+
+@pytest.mark.parametrize(
+    "tenant_settings",
+    [None, settings(income_account=None), settings(tax=CA_TAX.model_copy(update={"tax_code_id": None}))],
+)
+def test_incomplete_settings_park_the_command(tenant_settings: TenantSettings | None) -> None:
+    h = Harness(connection(), tenant_settings)
+
+    result = h.handle()
+
+    reason = "the integration settings (default income account and tax code) are not complete"
+    assert (result.outcome, result.reason) == (Outcome.PARKED, reason)
+    assert_parked(h, reason)
+
+
+def test_needs_reconnect_during_the_copy_parks_the_command() -> None:
+    h = Harness(connection(country="CA"), settings(CA_TAX))
+    h.qbo.fail_next("query", NeedsReconnect(TENANT, REALM, "refresh token revoked"))
+
+    result = h.handle()
+
+    reason = "QuickBooks Online needs to be reconnected (refresh token revoked)"
+    assert (result.outcome, result.reason) == (Outcome.PARKED, reason)
+    assert h.parked.count_parked(TENANT) == 1
+    assert h.parked.reasons() == [reason]
+    assert h.onedesk.last_message("1003").level == "warning"
+    assert h.audit.outcomes()[-1] == ("copy", "parked")
+    assert h.qbo.rows(qbo.Invoice) == []
+    assert h.connections.syncs == []
+
+
+def test_connected_tenant_copies_with_the_company_from_the_connection() -> None:
+    h = Harness(connection(country="CA"), settings(CA_TAX))
+
+    result = h.handle()
+
+    assert result.outcome is Outcome.DONE
+    assert h.qbo_requested == [(TENANT, REALM)]
+    [created] = h.qbo.rows(qbo.Invoice)
+    assert created.GlobalTaxCalculation == "TaxExcluded"  # country CA from the connection
+    assert created.Line[0].SalesItemLineDetail is not None
+    assert created.Line[0].SalesItemLineDetail.TaxCodeRef == qbo.Ref(value="3")
+    assert h.parked.count_parked(TENANT) == 0
+    assert h.connections.syncs == [(TENANT, NOW)]
+
+
+def test_unknown_tenant_is_an_error_not_parked() -> None:
+    h = Harness(connection(), settings())
+    with pytest.raises(UnknownTenant):
+        h.handle("nobody")
+    assert h.parked.entries == {}
