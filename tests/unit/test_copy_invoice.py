@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from qbo_sync.adapters.qbo.query import plan_query
+from qbo_sync.adapters.qbo.query import plan_queries
 from qbo_sync.domain import qbo
 from qbo_sync.domain.audit import Outcome
 from qbo_sync.domain.commands import DeliveryCommand, InvoiceAction, InvoiceCommand
@@ -350,12 +350,6 @@ def test_pending_link_lookup_uses_doc_number_with_custom_transaction_numbers() -
     assert h.link().qbo_invoice_id == ours.Id
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: copy_invoice.create_once adopts an invoice left by an interrupted attempt and records the "
-    "current content hash without updating it, so an edit made meanwhile never reaches QBO",
-)
 def test_adopted_invoice_from_an_interrupted_older_copy_gets_the_current_content() -> None:
     h = Harness()
     h.seed_names()
@@ -437,12 +431,6 @@ def test_customer_name_qbo_forbids_is_refused_before_any_qbo_call() -> None:
     assert h.qbo.total_calls == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: copy_invoice.create_missing keys created ids by name only, so a customer and a service "
-    "type with the same name get one id (the item's) and the invoice points at the wrong customer",
-)
 def test_customer_and_service_type_with_the_same_name_keep_their_own_ids() -> None:
     h = Harness()
     invoice = make_invoice(
@@ -460,21 +448,15 @@ def test_customer_and_service_type_with_the_same_name_keep_their_own_ids() -> No
 
 
 class AdapterFaithfulQbo(FakeQbo):
-    """Refuses the queries the real adapter refuses (qbo_sync.adapters.qbo.query.plan_query)."""
+    """Refuses the queries the real adapter refuses (qbo_sync.adapters.qbo.query.plan_queries)."""
 
     def query[E: qbo.Entity](
         self, entity: type[E], where: Sequence[Condition] = (), *, include_inactive: bool = False
     ) -> QboResult[list[E]]:
-        plan_query(where, include_inactive=include_inactive)
+        plan_queries(where, include_inactive=include_inactive)
         return super().query(entity, where, include_inactive=include_inactive)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="BUG: copy_invoice.find_items looks service types up with in_(), which the QBO adapter refuses "
-    "for names with typographic punctuation (a name matching.py accepts), so the copy crashes",
-)
 def test_service_type_with_a_curly_apostrophe_can_be_looked_up() -> None:
     h = Harness()
     faithful = AdapterFaithfulQbo(REALM, h.clock)
@@ -549,12 +531,6 @@ def test_validation_error_from_qbo_on_the_invoice_is_a_refusal_not_an_exception(
     assert h.audit.outcomes()[-1] == ("copy", "refused")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=QboValidationError,
-    reason="BUG: copy_invoice.create_missing lets a QboValidationError from a lone create escape (a batch "
-    "turns the same error into a refusal), so the command fails and lands in the DLQ unexplained",
-)
 def test_validation_error_creating_a_lone_customer_is_a_refusal_not_an_exception() -> None:
     h = Harness()
     support = h.qbo.add(qbo.Item(Name="Support", Type="Service"))
@@ -583,12 +559,6 @@ def test_validation_error_creating_a_name_in_a_batch_is_a_refusal() -> None:
     assert h.qbo.rows(qbo.Invoice) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason="BUG: copy_invoice.create_missing turns every per-item batch error into a refusal, so a transient "
-    "one (5xx, throttling, an item missing from QBO's answer) is acknowledged instead of retried",
-)
 def test_transient_error_inside_a_batch_is_retried_not_refused() -> None:
     h = Harness()
     h.qbo.refused_names["Design"] = QboTransient(status=None, code=None, message="batch item missing")

@@ -23,6 +23,7 @@ from qbo_sync.domain.request_ids import request_id
 from qbo_sync.domain.tenant import TenantSettings
 from qbo_sync.ports.onedesk import OneDeskPort
 from qbo_sync.ports.qbo import (
+    BatchOutcome,
     QboDuplicateName,
     QboNotFound,
     QboPort,
@@ -162,13 +163,12 @@ class _InvoiceCopy:
             if name not in item_ids
         ]
 
-        created = self.create_missing(new_customer, new_items)
-        if new_customer is not None:
-            customer_id = created[new_customer.DisplayName]
+        created_customer, created_items = self.create_missing(new_customer, new_items)
+        if created_customer is not None:
+            customer_id = created_customer
             self.record("create-customer", Outcome.DONE, f"QBO customer {organization.name!r} created")
         assert customer_id is not None  # found, linked or created above
         mappings.link_customer(tenant, self.realm, organization.id, customer_id)
-        created_items = {item.Name: created[item.Name] for item in new_items}
         if created_items:
             mappings.link_items(tenant, self.realm, created_items)
             self.record(
@@ -195,11 +195,14 @@ class _InvoiceCopy:
         wanted = set(names)
         return {item.Name: item.Id for item in result.entity if item.Name in wanted and item.Id}
 
-    def create_missing(self, customer: qbo.Customer | None, items: list[qbo.Item]) -> dict[str, str]:
-        """Create the missing customer and items; a name taken meanwhile (6240 race) is looked up and
-        adopted."""
+    def create_missing(
+        self, customer: qbo.Customer | None, items: list[qbo.Item]
+    ) -> tuple[str | None, dict[str, str]]:
+        """Create the missing customer and items in one request (a batch when several are missing); a
+        name taken meanwhile (6240 race) is looked up and adopted. Returns the customer's id and the
+        items' ids by name (a customer and an item may share a name, so they are kept apart)."""
         entities: list[qbo.Customer | qbo.Item] = ([customer] if customer else []) + list(items)
-        ids: dict[str, str] = {}
+        ids: list[str] = []
         for start in range(0, len(entities), _BATCH_MAX):
             chunk = entities[start : start + _BATCH_MAX]
             rid = request_id(self.ctx.tenant_id, self.realm, "names", *(_name_of(e) for e in chunk))
@@ -207,22 +210,29 @@ class _InvoiceCopy:
                 try:
                     result = self.ports.qbo.create(chunk[0], request_id=rid)
                     self.saw(result.intuit_tid, result.request_id)
-                    ids[_name_of(chunk[0])] = str(result.entity.Id)
-                except QboDuplicateName as taken:
-                    ids[_name_of(chunk[0])] = self.adopt(chunk[0], taken)
+                    outcome = BatchOutcome(entity=result.entity, error=None)
+                except (QboDuplicateName, QboValidationError, QboNotFound) as error:
+                    outcome = BatchOutcome(entity=None, error=error)
+                ids.append(self.settle(chunk[0], outcome))
                 continue
-            for entity, outcome in zip(
-                chunk, self.ports.qbo.batch_create(chunk, request_id=rid), strict=True
-            ):
-                if outcome.entity is not None and outcome.entity.Id:
-                    ids[_name_of(entity)] = outcome.entity.Id
-                elif isinstance(outcome.error, QboDuplicateName):
-                    ids[_name_of(entity)] = self.adopt(entity, outcome.error)
-                elif outcome.error is not None:
-                    raise CopyRefused(
-                        f"QuickBooks Online refused to create {_name_of(entity)!r}: {outcome.error}"
-                    ) from outcome.error
-        return ids
+            outcomes = self.ports.qbo.batch_create(chunk, request_id=rid)
+            ids.extend(self.settle(entity, outcome) for entity, outcome in zip(chunk, outcomes, strict=True))
+        customer_id = ids.pop(0) if customer else None
+        return customer_id, {item.Name: item_id for item, item_id in zip(items, ids, strict=True)}
+
+    def settle(self, entity: qbo.Customer | qbo.Item, outcome: BatchOutcome) -> str:
+        if outcome.entity is not None and outcome.entity.Id:
+            return outcome.entity.Id
+        if isinstance(outcome.error, QboDuplicateName):
+            return self.adopt(entity, outcome.error)
+        if isinstance(outcome.error, QboValidationError | QboNotFound):
+            raise CopyRefused(
+                f"QuickBooks Online refused to create {_name_of(entity)!r}: {outcome.error}"
+            ) from outcome.error
+        # Throttling, 5xx or a missing batch item: transient, so the command is retried.
+        raise outcome.error or RuntimeError(
+            f"QBO returned neither an entity nor an error for {_name_of(entity)!r}"
+        )
 
     def adopt(self, entity: qbo.Customer | qbo.Item, taken: QboDuplicateName) -> str:
         """Another worker created the same name first: reuse it. Otherwise the name belongs to something
@@ -242,6 +252,9 @@ class _InvoiceCopy:
 
     # ------------------------------------------------------------------------------------ invoice
     def create_once(self, plan: PlannedInvoice, customer_id: str, link: InvoiceLink | None) -> InvoiceLink:
+        """Create the QBO invoice at most once. The pending link remembers what the first attempt sent:
+        if the invoice changed before a retry, whatever that attempt created (found by marker, or
+        replayed by QBO for the same request id) carries the old content and is updated right after."""
         tenant, invoice = self.ctx.tenant_id, self.invoice
         if link is None:
             link = InvoiceLink(
@@ -252,30 +265,30 @@ class _InvoiceCopy:
                 state=LinkState.PENDING,
                 create_request_id=request_id(tenant, self.realm, invoice.id, "create", 0),
                 customer_id=customer_id,
+                content_hash=plan.content_hash,
             )
             self.ports.mappings.begin_create(link, replaces=None)
+            entity = self.create(plan, link)
         else:
             # A previous attempt's outcome is unknown: find what it may have created before creating.
-            existing = self.find_by_marker(link.customer_id)
-            if existing is not None:
-                done = self.done_link(link, existing, plan)
-                self.ports.mappings.save_link(done)
-                self.record(
-                    "copy", Outcome.DONE, "adopted the QBO invoice an interrupted attempt had created"
-                )
-                return done
-        result = self.ports.qbo.create(plan.body, request_id=link.create_request_id)
-        self.saw(result.intuit_tid, result.request_id)
-        done = self.done_link(link, result.entity, plan)
+            entity = self.find_by_marker(link.customer_id) or self.create(plan, link)
+        done = self.done_link(link, entity, link.content_hash or plan.content_hash)
         self.ports.mappings.save_link(done)
         self.record(
             "copy",
             Outcome.DONE,
-            f"created QBO invoice {result.entity.DocNumber or result.entity.Id}",
-            qbo_invoice_id=result.entity.Id,
-            sync_token_after=result.entity.SyncToken,
+            f"created QBO invoice {entity.DocNumber or entity.Id}",
+            qbo_invoice_id=entity.Id,
+            sync_token_after=entity.SyncToken,
         )
+        if done.content_hash != plan.content_hash:
+            return self.update_or_recreate(plan, customer_id, done)
         return done
+
+    def create(self, plan: PlannedInvoice, link: InvoiceLink) -> qbo.Invoice:
+        result = self.ports.qbo.create(plan.body, request_id=link.create_request_id)
+        self.saw(result.intuit_tid, result.request_id)
+        return result.entity
 
     def update_or_recreate(self, plan: PlannedInvoice, customer_id: str, link: InvoiceLink) -> InvoiceLink:
         qbo_id, sync_token = str(link.qbo_invoice_id), str(link.sync_token)
@@ -300,11 +313,12 @@ class _InvoiceCopy:
                         self.ctx.tenant_id, self.realm, self.invoice.id, "create", generation
                     ),
                     "customer_id": customer_id,
+                    "content_hash": plan.content_hash,
                 }
             )
             self.ports.mappings.begin_create(fresh, replaces=link)
             return self.create_once(plan, customer_id, fresh)
-        done = self.done_link(link, result.entity, plan)
+        done = self.done_link(link, result.entity, plan.content_hash)
         self.ports.mappings.save_link(done)
         self.record(
             "copy",
@@ -338,14 +352,14 @@ class _InvoiceCopy:
         tag = marker(self.invoice.id)
         return next((found for found in result.entity if tag in (found.PrivateNote or "")), None)
 
-    def done_link(self, link: InvoiceLink, entity: qbo.Invoice, plan: PlannedInvoice) -> InvoiceLink:
+    def done_link(self, link: InvoiceLink, entity: qbo.Invoice, content_hash: str) -> InvoiceLink:
         return link.model_copy(
             update={
                 "state": LinkState.DONE,
                 "qbo_invoice_id": entity.Id,
                 "qbo_doc_number": entity.DocNumber,
                 "sync_token": entity.SyncToken,
-                "content_hash": plan.content_hash,
+                "content_hash": content_hash,
                 "synced_modified_at": self.invoice.modified_at,
                 "invoice_number": self.invoice.number,
             }

@@ -82,7 +82,9 @@ def poll_tenant(
         if command is not None:
             queue.enqueue(command)
             commands += 1
-    newest = max((i.modified_at for i in latest.values()), default=watermark or since)
+    # Never backwards: the overlap may return only invoices older than the stored watermark.
+    modified = [invoice.modified_at for invoice in latest.values()]
+    newest = max([*modified, watermark] if watermark else modified, default=since)
     tenants.set_watermark(tenant.tenant_id, WATERMARK, newest)
     return PollResult(tenant.tenant_id, len(latest), commands, newest)
 
