@@ -1,1 +1,1 @@
-"""Local stand-ins for the external services (QuickBooks Online) used by the local stack and tests."""
+"""The local stack: service emulators and tooling that run the project without AWS or the internet."""

@@ -1,0 +1,8 @@
+"""A local QuickBooks Online sandbox emulator: data API v3, Intuit OAuth 2.0 and a control API.
+
+The interface contract is docs/qbo-sandbox-spec.md; behaviour follows shared/docs/QBO-FACTS.md.
+"""
+
+from local.qbo_sandbox.sandbox import QboSandbox
+
+__all__ = ["QboSandbox"]

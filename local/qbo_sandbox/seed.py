@@ -1,0 +1,258 @@
+"""The seeded sandbox companies (spec: "Seeded state")."""
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from local.qbo_sandbox.store import Company
+
+US_REALM = "9130350000000001"
+CA_REALM = "9130350000000002"
+FIRST_EXTRA_REALM = 9130350000000003
+
+SERVICES_ACCOUNT = "79"
+PRODUCT_INCOME_ACCOUNT = "80"
+DISCOUNT_ACCOUNT = "81"
+UNDEPOSITED_FUNDS_ACCOUNT = "4"
+
+# (TaxCode id, name, [(TaxRate id, name, percent)])
+US_TAX_CODES = [("2", "California", [("1", "California", Decimal("8.25"))])]
+CA_TAX_CODES = [
+    ("3", "GST", [("1", "GST", Decimal(5))]),
+    ("4", "HST ON", [("2", "HST ON", Decimal(13))]),
+    ("5", "Exempt", [("3", "Exempt", Decimal(0))]),
+]
+
+
+def _address(line1: str, city: str, region: str, postal: str, country: str) -> dict[str, str]:
+    return {
+        "Line1": line1,
+        "City": city,
+        "CountrySubDivisionCode": region,
+        "PostalCode": postal,
+        "Country": country,
+    }
+
+
+def _ref(value: str, name: str) -> dict[str, str]:
+    return {"value": value, "name": name}
+
+
+def _company_info(company: Company) -> dict[str, Any]:
+    if company.is_us:
+        address = _address("123 Sierra Way", "San Pablo", "CA", "87999", "USA")
+    else:
+        address = _address("100 King Street West", "Toronto", "ON", "M5X 1A9", "CAN")
+    return {
+        "CompanyName": company.name,
+        "LegalName": company.name,
+        "CompanyAddr": address,
+        "CustomerCommunicationAddr": address,
+        "LegalAddr": address,
+        "Country": company.country,
+        "Email": {"Address": "noreply@quickbooks.com"},
+        "WebAddr": {},
+        "FiscalYearStartMonth": "January",
+        "SupportedLanguages": "en",
+        "NameValue": [
+            {"Name": "NeoEnabled", "Value": "true"},
+            {"Name": "IndustryType", "Value": "Sandbox"},
+            {"Name": "ItemCategoriesFeature", "Value": "true"},
+        ],
+    }
+
+
+def _preferences(company: Company, custom_txn_numbers: bool) -> dict[str, Any]:
+    currency = company.currency_ref["value"]
+    return {
+        "AccountingInfoPrefs": {"TrackDepartments": False, "ClassTrackingPerTxn": False},
+        "SalesFormsPrefs": {
+            "CustomTxnNumbers": custom_txn_numbers,
+            "AllowDiscount": True,
+            "AllowShipping": False,
+            "AllowServiceDate": True,
+            "AllowDeposit": False,
+            "DefaultTerms": {"value": "3"},
+            "AutoApplyPayments": True,
+            "ETransactionEnabledStatus": "NotApplicable",
+        },
+        "CurrencyPrefs": {"MultiCurrencyEnabled": False, "HomeCurrency": {"value": currency}},
+        "TaxPrefs": {"UsingSalesTax": True, "PartnerTaxEnabled": False},
+        "EmailMessagesPrefs": {
+            "InvoiceMessage": {
+                "Subject": f"Invoice from {company.name}",
+                "Message": "Your invoice is attached. We appreciate your business.",
+            }
+        },
+    }
+
+
+def _account(name: str, account_type: str, sub_type: str, classification: str) -> dict[str, Any]:
+    return {
+        "Name": name,
+        "SubAccount": False,
+        "FullyQualifiedName": name,
+        "Active": True,
+        "Classification": classification,
+        "AccountType": account_type,
+        "AccountSubType": sub_type,
+        "CurrentBalance": Decimal("0.00"),
+        "CurrentBalanceWithSubAccounts": Decimal("0.00"),
+    }
+
+
+def _customer(
+    company: Company, name: str, email: str, address: dict[str, str], *, active: bool
+) -> dict[str, Any]:
+    return {
+        "DisplayName": name,
+        "CompanyName": name,
+        "PrintOnCheckName": name,
+        "FullyQualifiedName": name,
+        "Active": active,
+        "Taxable": company.is_us,
+        "Job": False,
+        "BillWithParent": False,
+        "PrimaryEmailAddr": {"Address": email},
+        "BillAddr": address,
+        "ShipAddr": address,
+        "CurrencyRef": company.currency_ref,
+        "PreferredDeliveryMethod": "Email",
+    }
+
+
+def _service_item(name: str, price: Decimal) -> dict[str, Any]:
+    return {
+        "Name": name,
+        "FullyQualifiedName": name,
+        "Description": name,
+        "Active": True,
+        "Type": "Service",
+        "Taxable": False,
+        "UnitPrice": price,
+        "IncomeAccountRef": _ref(SERVICES_ACCOUNT, "Services"),
+        "TrackQtyOnHand": False,
+    }
+
+
+def _seed_taxes(company: Company, now: datetime) -> None:
+    if company.is_us:
+        # US line-level pseudo codes; the rate comes from TxnTaxDetail.TxnTaxCodeRef (§2).
+        for code, description, taxable in (("TAX", "TAX", True), ("NON", "Non", False)):
+            company.insert(
+                "TaxCode",
+                {
+                    "Name": code,
+                    "Description": description,
+                    "Active": True,
+                    "Taxable": taxable,
+                    "TaxGroup": False,
+                },
+                now,
+                entity_id=code,
+            )
+    codes = US_TAX_CODES if company.is_us else CA_TAX_CODES
+    for code_id, code_name, rates in codes:
+        for rate_id, rate_name, percent in rates:
+            company.insert(
+                "TaxRate",
+                {
+                    "Name": rate_name,
+                    "Description": rate_name,
+                    "Active": True,
+                    "RateValue": percent,
+                    "AgencyRef": {"value": "1"},
+                    "SpecialTaxType": "NONE",
+                    "DisplayType": "ReadOnly",
+                },
+                now,
+                entity_id=rate_id,
+            )
+        rate_details = [
+            {"TaxRateRef": _ref(rate_id, rate_name), "TaxTypeApplicable": "TaxOnAmount", "TaxOrder": 0}
+            for rate_id, rate_name, _ in rates
+        ]
+        company.insert(
+            "TaxCode",
+            {
+                "Name": code_name,
+                "Description": code_name,
+                "Active": True,
+                "Taxable": True,
+                "TaxGroup": True,
+                "SalesTaxRateList": {"TaxRateDetail": rate_details},
+                "PurchaseTaxRateList": {"TaxRateDetail": []},
+            },
+            now,
+            entity_id=code_id,
+        )
+
+
+def seed_company(realm_id: str, name: str, country: str, custom_txn_numbers: bool, now: datetime) -> Company:
+    company = Company(realm_id=realm_id, name=name, country=country)
+    company.insert("CompanyInfo", _company_info(company), now, entity_id=realm_id)
+    company.insert("Preferences", _preferences(company, custom_txn_numbers), now, entity_id="1")
+
+    accounts = [
+        (UNDEPOSITED_FUNDS_ACCOUNT, "Undeposited Funds", "Other Current Asset", "UndepositedFunds", "Asset"),
+        (SERVICES_ACCOUNT, "Services", "Income", "ServiceFeeIncome", "Revenue"),
+        (PRODUCT_INCOME_ACCOUNT, "Sales of Product Income", "Income", "SalesOfProductIncome", "Revenue"),
+        (DISCOUNT_ACCOUNT, "Discounts given", "Income", "DiscountsRefundsGiven", "Revenue"),
+    ]
+    for account_id, account_name, account_type, sub_type, classification in accounts:
+        company.insert(
+            "Account", _account(account_name, account_type, sub_type, classification), now, account_id
+        )
+    company.sequences["Account"] = 100
+
+    _seed_taxes(company, now)
+
+    if company.is_us:
+        amy = _address("4581 Finch St.", "Bayshore", "CA", "94326", "USA")
+        bill = _address("12 Ocean Dr.", "Half Moon Bay", "CA", "94213", "USA")
+    else:
+        amy = _address("45 Finch Avenue", "Ottawa", "ON", "K1A 0B1", "CAN")
+        bill = _address("12 Harbour Street", "Toronto", "ON", "M5J 2L2", "CAN")
+    company.insert(
+        "Customer", _customer(company, "Amy's Bird Sanctuary", "Birds@Intuit.com", amy, active=True), now
+    )
+    company.insert(
+        "Customer", _customer(company, "Bill's Windsurf Shop", "Surf@Intuit.com", bill, active=True), now
+    )
+    company.insert("Customer", _customer(company, "Old Customer", "old@example.com", amy, active=False), now)
+
+    company.insert(
+        "Vendor",
+        {
+            "DisplayName": "Norton Lumber and Building Materials",
+            "CompanyName": "Norton Lumber and Building Materials",
+            "PrintOnCheckName": "Norton Lumber and Building Materials",
+            "Active": True,
+            "Vendor1099": False,
+            "CurrencyRef": company.currency_ref,
+            "Balance": Decimal("0.00"),
+        },
+        now,
+    )
+    company.insert(
+        "Employee",
+        {
+            "DisplayName": "Emily Platt",
+            "GivenName": "Emily",
+            "FamilyName": "Platt",
+            "PrintOnCheckName": "Emily Platt",
+            "Active": True,
+            "BillableTime": False,
+        },
+        now,
+    )
+    company.insert("Item", _service_item("Hours", Decimal(0)), now)
+    company.insert("Item", _service_item("Design", Decimal(75)), now)
+    return company
+
+
+def seed_default_companies(now: datetime) -> dict[str, Company]:
+    return {
+        US_REALM: seed_company(US_REALM, "Sandbox Company US", "US", True, now),
+        CA_REALM: seed_company(CA_REALM, "Sandbox Company CA", "CA", False, now),
+    }
