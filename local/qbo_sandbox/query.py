@@ -336,10 +336,52 @@ def _order_key(field: str) -> Callable[[dict[str, Any]], tuple[int, Decimal, str
     return lambda obj: _sort_key(field_value(obj, field))
 
 
+# Properties QBO documents as filterable (QBO-FACTS §4), beyond those any stored object carries.
+_DOCUMENTED_FIELDS = frozenset(
+    {
+        "Id",
+        "Active",
+        "MetaData",
+        "DisplayName",
+        "Name",
+        "DocNumber",
+        "CustomerRef",
+        "TxnDate",
+        "DueDate",
+        "Balance",
+        "TotalAmt",
+        "AccountType",
+        "AccountSubType",
+        "Classification",
+        "Type",
+        "Sku",
+        "FullyQualifiedName",
+        "GivenName",
+        "FamilyName",
+        "MiddleName",
+        "CompanyName",
+        "PrimaryEmailAddr",
+        "PrintOnCheckName",
+        "PaymentRefNum",
+        "ProjectRef",
+    }
+)
+
+
+def _check_fields(query: Query, entity_name: str, objects: list[dict[str, Any]]) -> None:
+    """A misspelled property is an error in QBO, not an empty result: a typo must not look like no match."""
+    known = {key.lower() for obj in objects for key in obj} | {f.lower() for f in _DOCUMENTED_FIELDS}
+    fields = [condition.field for condition in query.conditions] + [field for field, _ in query.order_by]
+    for field in fields:
+        if field.split(".")[0].lower() not in known:
+            raise query_validation_error(f"property '{field}' is not queryable for {entity_name}")
+
+
 def run_query(
     query: Query, entity_name: str, objects: list[dict[str, Any]], hide_inactive: bool
 ) -> dict[str, Any]:
     """The QueryResponse object for `objects` (already in default Id order)."""
+    _check_fields(query, entity_name, objects)
     if hide_inactive and not query.filters_on("Active"):
         objects = [obj for obj in objects if obj.get("Active") is not False]
     matched = [obj for obj in objects if all(_satisfies(obj, condition) for condition in query.conditions)]
