@@ -1,0 +1,171 @@
+"""The people around the product, on the local stack: the operator who registers a tenant, OneDesk which
+signs links and command requests, and the admin whose browser connects the tenant to a QBO company
+through the product's real pages and the emulator's consent page. Used by the demo and the e2e tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+import uuid
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import urlencode, urljoin
+
+import requests
+
+from local.runner.runner import lambda_environment
+from local.stack import LocalStack
+
+# The function whose environment the operator borrows: it names the table, the key and the queues.
+_OPERATOR_FUNCTION = "CopyInvoiceFunction"
+
+
+def use_product_environment(stack: LocalStack) -> None:
+    """Point this process's product code (qbo_sync) at the stack, as the functions are pointed."""
+    spec = stack.runner.functions[_OPERATOR_FUNCTION]
+    environment = lambda_environment(spec, stack.provisioned, {})
+    wanted = {"APP_TABLE_NAME", "KMS_KEY_ID", "STAGE", *stack.provisioned.environment()}
+    os.environ.update({name: value for name, value in environment.items() if name in wanted})
+    os.environ["INVOICE_COMMANDS_QUEUE_URL"] = stack.provisioned.ref("InvoiceCommandsQueue")
+    _clear_product_caches()
+
+
+def _clear_product_caches() -> None:
+    from qbo_sync import config, wiring  # noqa: PLC0415 - only after the environment is set
+    from qbo_sync.adapters import aws  # noqa: PLC0415
+
+    for module in (config, wiring, aws):
+        for value in vars(module).values():
+            if hasattr(value, "cache_clear"):
+                value.cache_clear()
+
+
+def register_tenant(name: str, onedesk_api_key: str, tenant_id: str | None = None) -> Any:
+    """Store a tenant (OneDesk key and shared secret sealed with KMS); returns the product's Tenant."""
+    from qbo_sync import wiring  # noqa: PLC0415
+    from qbo_sync.domain.tenant import Tenant  # noqa: PLC0415
+
+    tenant = Tenant(
+        tenant_id=tenant_id or f"t-{uuid.uuid4().hex[:10]}",
+        name=name,
+        onedesk_api_key=onedesk_api_key,  # type: ignore[arg-type]  # pydantic makes it a SecretStr
+        shared_secret=secrets.token_urlsafe(32),  # type: ignore[arg-type]
+    )
+    wiring.tenant_store().save_tenant(tenant)
+    return tenant
+
+
+def signed_link(base_url: str, tenant: Any, path: str = "/qbo/settings", lifetime_seconds: int = 3600) -> str:
+    """The link OneDesk's Administration > Financials page opens (HMAC with the tenant's secret)."""
+    from qbo_sync.domain.signing import connect_link_signature  # noqa: PLC0415
+
+    expires = int(time.time()) + lifetime_seconds
+    signature = connect_link_signature(tenant.shared_secret.get_secret_value(), tenant.tenant_id, expires)
+    query = urlencode({"tenant": tenant.tenant_id, "expires": expires, "sig": signature})
+    return f"{base_url}{path}?{query}"
+
+
+def send_command(
+    base_url: str, tenant: Any, invoice_id: str, action: str, request_id: str
+) -> requests.Response:
+    """OneDesk's "Copy to QuickBooks Online" / "Send invoice" button: a signed POST /onedesk/commands."""
+    from qbo_sync.domain.signing import sign  # noqa: PLC0415
+
+    body = json.dumps({"invoice_id": invoice_id, "action": action, "request_id": request_id}).encode()
+    timestamp = int(time.time())
+    headers = {
+        "Content-Type": "application/json",
+        "X-OneDesk-Tenant": tenant.tenant_id,
+        "X-OneDesk-Timestamp": str(timestamp),
+        "X-OneDesk-Signature": sign(tenant.shared_secret.get_secret_value(), timestamp, body),
+    }
+    return requests.post(f"{base_url}/onedesk/commands", data=body, headers=headers, timeout=10)
+
+
+class _Forms(HTMLParser):
+    """The forms of a page: action, method, and the values a browser would submit by default."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[dict[str, Any]] = []
+        self._select: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = {key: value or "" for key, value in attrs}
+        if tag == "form":
+            self.forms.append({"action": attributes.get("action", ""), "fields": {}})
+        elif not self.forms:
+            return
+        elif tag == "input" and attributes.get("name"):
+            kind = attributes.get("type", "text")
+            if kind not in ("checkbox", "radio") or "checked" in attributes:
+                self.forms[-1]["fields"][attributes["name"]] = attributes.get("value", "on")
+        elif tag == "select":
+            self._select = attributes.get("name")
+        elif tag == "option" and self._select:
+            fields = self.forms[-1]["fields"]
+            if "selected" in attributes or self._select not in fields:
+                fields[self._select] = attributes.get("value", "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "select":
+            self._select = None
+
+
+def forms_of(html: str) -> list[dict[str, Any]]:
+    parser = _Forms()
+    parser.feed(html)
+    return parser.forms
+
+
+class AdminBrowser:
+    """An admin's browser without the pixels: cookies, redirects across hosts, form submission."""
+
+    def __init__(self) -> None:
+        self.session = requests.Session()
+        self.page: requests.Response | None = None
+
+    def open(self, url: str) -> requests.Response:
+        self.page = self.session.get(url, timeout=15)
+        return self.page
+
+    def submit(
+        self, having: str | None = None, action: str | None = None, **values: str | None
+    ) -> requests.Response:
+        """Submit the page's first form with a field named ``having`` and/or posting to ``action``; a
+        value of None unticks/removes that field."""
+        assert self.page is not None, "open a page first"
+        forms = [
+            f
+            for f in forms_of(self.page.text)
+            if (having is None or having in f["fields"]) and (action is None or f["action"].endswith(action))
+        ]
+        assert forms, f"no such form ({having=}, {action=}) on {self.page.url}"
+        form = forms[0]
+        fields = {k: v for k, v in {**form["fields"], **values}.items() if v is not None}
+        self.page = self.session.post(urljoin(self.page.url, form["action"]), data=fields, timeout=30)
+        return self.page
+
+    def connect(self, base_url: str, tenant: Any, realm_id: str) -> requests.Response:
+        """Connect to QuickBooks Online: the signed link, Intuit's consent page, Authorize."""
+        self.open(signed_link(base_url, tenant, "/qbo/connect"))
+        page = self.submit("realmId", realmId=realm_id, decision="allow")
+        page.raise_for_status()
+        return page
+
+    def save_settings(
+        self, income_account_id: str, tax_code_id: str, **policy: str | None
+    ) -> requests.Response:
+        page = self.submit(
+            "income_account_id", income_account_id=income_account_id, tax_code_id=tax_code_id, **policy
+        )
+        page.raise_for_status()
+        return page
+
+    def disconnect(self) -> requests.Response:
+        page = self.submit(action="/qbo/disconnect")
+        page.raise_for_status()
+        return page
