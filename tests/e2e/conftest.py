@@ -30,7 +30,9 @@ def stack() -> Iterator[LocalStack]:
 
 
 def _json(response: requests.Response) -> Any:
-    assert response.status_code < 400, f"{response.request.method} {response.url}: {response.status_code} {response.text}"
+    assert response.status_code < 400, (
+        f"{response.request.method} {response.url}: {response.status_code} {response.text}"
+    )
     return response.json(parse_float=Decimal)
 
 
@@ -62,7 +64,9 @@ class Qbo:
         return max((entry["seq"] for entry in log), default=0)
 
     def data_requests(self, since_seq: int) -> list[dict[str, Any]]:
-        return [e for e in self.requests_log(since_seq) if e["seq"] > since_seq and "/v3/company/" in e["path"]]
+        return [
+            e for e in self.requests_log(since_seq) if e["seq"] > since_seq and "/v3/company/" in e["path"]
+        ]
 
     def control(self, method: str, path: str, body: Any = None) -> Any:
         return _json(requests.request(method, f"{self.base_url}/_sandbox{path}", json=body, timeout=10))
@@ -75,8 +79,11 @@ class Qbo:
             f"{self.base_url}/v3/company/{self.realm_id}/{path}",
             params={"minorversion": "75", **params},
             data=json.dumps(body, default=str) if body is not None else None,
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json",
-                     "Content-Type": "application/json"},
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/json",
+                "Content-Type": "application/json",
+            },
             timeout=10,
         )
         return _json(response)
@@ -93,7 +100,9 @@ class OneDesk:
     def call(self, method: str, path: str, body: Any = None) -> Any:
         return _json(requests.request(method, f"{self.control_url}{path}", json=body, timeout=10))
 
-    def organization(self, name: str, contact: str | None = "Pat Payer", email: str | None = "ap@example.test") -> str:
+    def organization(
+        self, name: str, contact: str | None = "Pat Payer", email: str | None = "ap@example.test"
+    ) -> str:
         body = {"name": name, "billingContactName": contact, "billingContactEmail": email}
         return str(self.call("POST", f"/accounts/{self.account_id}/organizations", body)["id"])
 
@@ -127,14 +136,18 @@ class World:
     def api(self) -> str:
         return self.stack.http_url
 
-    def command(self, invoice_id: str, action: str = "copy", request_id: str | None = None) -> requests.Response:
+    def command(
+        self, invoice_id: str, action: str = "copy", request_id: str | None = None
+    ) -> requests.Response:
         from local.operator import send_command  # noqa: PLC0415
 
         response = send_command(self.api, self.tenant, invoice_id, action, request_id or uuid.uuid4().hex)
         assert response.status_code == 202, response.text
         return response
 
-    def open_invoice(self, organization_id: str, lines: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
+    def open_invoice(
+        self, organization_id: str, lines: list[dict[str, Any]], **fields: Any
+    ) -> dict[str, Any]:
         created = self.onedesk.invoice(organization_id, lines, **fields)
         return self.onedesk.move(created["id"], "Open")
 
@@ -166,11 +179,16 @@ def make_world(stack: LocalStack, country: str, tax_label: str) -> World:
     qbo_url = stack.components["qbo"].base_url
     onedesk_sandbox: Any = stack.components["onedesk"]
     realm = _json(
-        requests.post(f"{qbo_url}/_sandbox/companies", json={"name": f"E2E {country} {uuid.uuid4().hex[:6]}",
-                                                             "country": country}, timeout=10)
+        requests.post(
+            f"{qbo_url}/_sandbox/companies",
+            json={"name": f"E2E {country} {uuid.uuid4().hex[:6]}", "country": country},
+            timeout=10,
+        )
     )["realmId"]
     account = _json(
-        requests.post(f"{onedesk_sandbox.control_url}/accounts", json={"name": "E2E Co", "plan": "Premium"}, timeout=10)
+        requests.post(
+            f"{onedesk_sandbox.control_url}/accounts", json={"name": "E2E Co", "plan": "Premium"}, timeout=10
+        )
     )
     tenant = register_tenant("E2E Co", account["apiKey"])
     admin = AdminBrowser()

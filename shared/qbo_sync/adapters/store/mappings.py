@@ -54,7 +54,8 @@ class DynamoMappingStore:
             while request:
                 response = resource.batch_get_item(RequestItems=request)
                 for item in response["Responses"].get(self._table.name, []):
-                    found[str(item["sk"]["S"]).removeprefix("ITEM#")] = str(item["qbo_id"]["S"])
+                    # The resource's client deserialises values (boto3 injects the type transform).
+                    found[str(item["sk"]).removeprefix("ITEM#")] = str(item["qbo_id"])
                 request = dict(response.get("UnprocessedKeys") or {})
         return found
 
