@@ -217,3 +217,49 @@ def us_world(stack: LocalStack) -> World:
 @pytest.fixture
 def ca_world(stack: LocalStack) -> World:
     return make_world(stack, "CA", "GST")
+
+
+def sqs_event(
+    stack: LocalStack, queue_logical_id: str, bodies: list[str], receive_count: int = 1
+) -> dict[str, Any]:
+    """An SQS FIFO event as Lambda delivers it, for invoking a function directly (like `sam local invoke`)."""
+    arn = stack.provisioned.resources[queue_logical_id].attributes["Arn"]
+    now_ms = str(int(time.time() * 1000))
+    return {
+        "Records": [
+            {
+                "messageId": str(uuid.uuid4()),
+                "receiptHandle": f"local-{uuid.uuid4().hex}",
+                "body": body,
+                "attributes": {
+                    "ApproximateReceiveCount": str(receive_count),
+                    "SentTimestamp": now_ms,
+                    "SenderId": "AIDAEXAMPLE",
+                    "ApproximateFirstReceiveTimestamp": now_ms,
+                    "SequenceNumber": f"{18800000000000000000 + index}",
+                    "MessageGroupId": "e2e",
+                    "MessageDeduplicationId": uuid.uuid4().hex,
+                },
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": arn,
+                "awsRegion": "us-east-1",
+            }
+            for index, body in enumerate(bodies)
+        ]
+    }
+
+
+def sqs(stack: LocalStack) -> Any:
+    return stack.provisioned.client("sqs")
+
+
+def queue_depth(stack: LocalStack, queue_logical_id: str) -> int:
+    attributes = sqs(stack).get_queue_attributes(
+        QueueUrl=stack.provisioned.ref(queue_logical_id),
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(
+        attributes["ApproximateNumberOfMessagesNotVisible"]
+    )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
-from tests.e2e.conftest import World, wait_for
+from tests.e2e.conftest import World, queue_depth, sqs, sqs_event, wait_for
 
 SUPPORT = {
     "kind": "time",
@@ -222,3 +223,76 @@ def test_money_canada_with_gst_matches_to_the_cent(ca_world: World) -> None:
     assert all(
         line["SalesItemLineDetail"]["TaxCodeRef"]["value"] == world.settings["tax_code_id"] for line in sales
     )
+
+
+def _command_body(world: World, invoice_id: str) -> str:
+    return json.dumps(
+        {
+            "tenant_id": world.tenant.tenant_id,
+            "invoice_id": invoice_id,
+            "action": "copy",
+            "request_id": "crash-test",
+            "requested_at": "2026-11-26T12:00:00+00:00",
+            "source": "api",
+        }
+    )
+
+
+def test_crash_after_qbo_accepted_the_create_still_gives_one_linked_invoice(us_world: World) -> None:
+    world = us_world
+    org = world.onedesk.organization("Crashing E2E")
+    invoice = world.open_invoice(org, [SUPPORT])
+    # QBO performs the create, then every answer is lost (each retry is replayed, then lost again):
+    # the invocation fails with the pending link written and the QBO invoice created.
+    world.qbo.control(
+        "POST",
+        "/faults",
+        {
+            "method": "POST",
+            "path_regex": "/invoice$",
+            "realmId": world.qbo.realm_id,
+            "status": 503,
+            "count": 50,
+            "after_commit": True,
+        },
+    )
+    event = sqs_event(world.stack, "InvoiceCommandsQueue", [_command_body(world, invoice["id"])])
+    try:
+        first = world.stack.runner.invoke("CopyInvoiceFunction", event)
+    finally:
+        world.qbo.control("DELETE", "/faults")
+    # Every record of the batch failed, so Powertools fails the invocation and SQS redelivers it.
+    assert not first.ok
+    assert "BatchProcessingError" in str(first.error)
+    assert len(world.qbo.entities("Invoice")) == 1
+    assert world.onedesk.record(invoice["id"])["externalReferences"] == {}
+
+    redelivery = sqs_event(world.stack, "InvoiceCommandsQueue", [_command_body(world, invoice["id"])], 2)
+    second = world.stack.runner.invoke("CopyInvoiceFunction", redelivery)
+    assert second.payload == {"batchItemFailures": []}
+    (qbo_invoice,) = world.qbo.entities("Invoice")
+    assert world.onedesk.record(invoice["id"])["externalReferences"]["qbo"]["invoiceId"] == qbo_invoice["Id"]
+
+
+def test_a_command_violating_the_schema_goes_to_the_dlq_with_its_reason(us_world: World) -> None:
+    world = us_world
+    org = world.onedesk.organization("Schema E2E")
+    invoice = world.open_invoice(org, [SUPPORT])
+    bad = json.dumps({"tenant_id": world.tenant.tenant_id, "invoice_id": invoice["id"], "action": "refund"})
+    event = sqs_event(world.stack, "InvoiceCommandsQueue", [bad, _command_body(world, invoice["id"])])
+    dlq_before = queue_depth(world.stack, "InvoiceCommandsDLQ")
+
+    result = world.stack.runner.invoke("CopyInvoiceFunction", event)
+
+    assert result.payload == {"batchItemFailures": []}  # rejected to the DLQ, the rest proceeded
+    assert world.onedesk.record(invoice["id"])["externalReferences"]["qbo"]
+    assert queue_depth(world.stack, "InvoiceCommandsDLQ") == dlq_before + 1
+    messages = sqs(world.stack).receive_message(
+        QueueUrl=world.stack.provisioned.ref("InvoiceCommandsDLQ"),
+        MaxNumberOfMessages=10,
+        MessageAttributeNames=["All"],
+        VisibilityTimeout=0,
+    )["Messages"]
+    (rejected,) = [m for m in messages if m["Body"] == bad]
+    reason = rejected["MessageAttributes"]["error_reason"]["StringValue"]
+    assert "action" in reason and "request_id" in reason
