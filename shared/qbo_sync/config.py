@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     qbo_max_in_flight: int = Field(default=8, ge=1)
     qbo_max_per_minute: int = Field(default=500, ge=1)
     qbo_rate_window_seconds: float = Field(default=60.0, gt=0)
+    # How long a call may wait for the realm's budget before it fails as throttled.
+    qbo_budget_wait_seconds: float = Field(default=20.0, gt=0)
     qbo_request_timeout_seconds: float = 30.0
     intuit_oauth_timeout_seconds: float = 10.0
 
