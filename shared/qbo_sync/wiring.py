@@ -11,6 +11,7 @@ from qbo_sync.adapters.crypto import KmsSealer
 from qbo_sync.adapters.http import shared_session
 from qbo_sync.adapters.onedesk import OneDeskClient
 from qbo_sync.adapters.qbo import qbo_client_for
+from qbo_sync.adapters.qbo.oauth import IntuitOAuth, load_intuit_app
 from qbo_sync.adapters.queues.sqs import (
     DeadLetters,
     DeliveryQueue,
@@ -19,6 +20,7 @@ from qbo_sync.adapters.queues.sqs import (
     SqsFifoQueue,
 )
 from qbo_sync.adapters.store.audit import DynamoAuditLog
+from qbo_sync.adapters.store.connect import DynamoOAuthStates, DynamoPendingConnections
 from qbo_sync.adapters.store.connections import DynamoConnectionStore
 from qbo_sync.adapters.store.mappings import DynamoMappingStore
 from qbo_sync.adapters.store.parked import DynamoParkedWork
@@ -27,6 +29,8 @@ from qbo_sync.config import Settings, get_settings
 from qbo_sync.domain.tenant import Tenant
 from qbo_sync.ports.onedesk import OneDeskPort
 from qbo_sync.ports.qbo import QboPort
+from qbo_sync.ports.tokens import OAuthPort
+from qbo_sync.usecases.connect import ConnectPorts
 from qbo_sync.usecases.invoice_commands import CommandPorts
 from qbo_sync.usecases.payments import ChangePorts
 from qbo_sync.usecases.send_invoice import DeliveryPorts
@@ -112,6 +116,31 @@ def qbo_for(tenant_id: str, realm_id: str) -> QboPort:
     return qbo_client_for(tenant_id, realm_id, settings())
 
 
+@lru_cache(maxsize=1)
+def oauth_states() -> DynamoOAuthStates:
+    return DynamoOAuthStates(dynamodb_table(_table_name()))
+
+
+@lru_cache(maxsize=1)
+def pending_connections() -> DynamoPendingConnections:
+    return DynamoPendingConnections(dynamodb_table(_table_name()), sealer())
+
+
+def intuit_oauth() -> OAuthPort:
+    """Not cached here: ``load_intuit_app`` caches the secret for 5 minutes, so a rotation is picked up."""
+    config = settings()
+    app = load_intuit_app(config)
+    return IntuitOAuth(
+        app.client_id,
+        app.client_secret,
+        config.intuit_authorize_url,
+        config.intuit_token_url,
+        config.intuit_revoke_url,
+        shared_session(),
+        config.intuit_oauth_timeout_seconds,
+    )
+
+
 def command_ports() -> CommandPorts:
     return CommandPorts(
         tenants=tenant_store(),
@@ -143,6 +172,22 @@ def change_ports() -> ChangePorts:
         tenants=tenant_store(),
         mappings=mapping_store(),
         audit=audit_log(),
+        onedesk_for=onedesk_for,
+        qbo_for=qbo_for,
+        clock=utc_now,
+    )
+
+
+def connect_ports() -> ConnectPorts:
+    return ConnectPorts(
+        tenants=tenant_store(),
+        connections=connection_store(),
+        parked=parked_work(),
+        audit=audit_log(),
+        commands=invoice_command_queue(),
+        states=oauth_states(),
+        pending=pending_connections(),
+        oauth=intuit_oauth,
         onedesk_for=onedesk_for,
         qbo_for=qbo_for,
         clock=utc_now,

@@ -29,6 +29,9 @@ class InvoiceCommand(BaseModel):
     requested_at: datetime
     source: Literal["poller", "api", "parked"]
     snapshot: Invoice | None = None
+    # Set when parked work is queued again: a new delivery of the same request, which FIFO
+    # deduplication must not drop as a repeat of the message that was parked minutes ago.
+    resumed_at: datetime | None = None
 
 
 class DeliveryCommand(BaseModel):
@@ -68,4 +71,5 @@ def command_group_id(tenant_id: str, invoice_id: str, shards: int) -> str:
 def command_deduplication_id(command: InvoiceCommand) -> str:
     """The same change announced twice (poller overlap, double click) is one message."""
     version = command.snapshot.modified_at.isoformat() if command.snapshot else command.request_id
-    return f"{command.tenant_id}:{command.invoice_id}:{command.action.value}:{version}"
+    resumed = f":resumed:{command.resumed_at.isoformat()}" if command.resumed_at else ""
+    return f"{command.tenant_id}:{command.invoice_id}:{command.action.value}:{version}{resumed}"

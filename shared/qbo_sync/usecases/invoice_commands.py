@@ -75,8 +75,10 @@ def handle_invoice_command(command: InvoiceCommand, ports: CommandPorts) -> Copy
 
 def blocked_reason(connection: Connection | None, settings: TenantSettings | None) -> str | None:
     """Why this tenant's work must wait for the admin, in words for the settings page; None if it can run."""
-    if connection is None or connection.status is ConnectionStatus.DISCONNECTED:
+    if connection is None:
         return "QuickBooks Online is not connected"
+    if connection.status is ConnectionStatus.DISCONNECTED:
+        return "QuickBooks Online needs to be reconnected (it was disconnected)"
     if connection.status is ConnectionStatus.NEEDS_RECONNECT:
         why = connection.status_reason or "authorization expired"
         return f"QuickBooks Online needs to be reconnected ({why})"
