@@ -28,13 +28,15 @@ $(VENV)/.stamp: requirements-dev.txt shared/requirements.txt
 	rm -rf $(VENV)
 	$(PY_BIN) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt 2>&1 | { grep -v "is ignored" || true; }
+	# shared/ is the Lambda layer: the venv sees it the way a function does (import qbo_sync).
+	echo "$(CURDIR)/shared" > "$$($(VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/qbo_sync_layer.pth"
 	touch $@
 
 $(VENV_SAM)/.stamp: requirements-sam.txt
 	rm -rf $(VENV_SAM)
 	$(PY_BIN) -m venv $(VENV_SAM)
-	$(VENV_SAM)/bin/pip install --quiet -r requirements-sam.txt
+	$(VENV_SAM)/bin/pip install --quiet -r requirements-sam.txt 2>&1 | { grep -v "is ignored" || true; }
 	touch $@
 
 lint: $(VENV)/.stamp

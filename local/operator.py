@@ -5,8 +5,10 @@ through the product's real pages and the emulator's consent page. Used by the de
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import secrets
 import time
 import uuid
@@ -164,6 +166,16 @@ class AdminBrowser:
         )
         page.raise_for_status()
         return page
+
+    def option(self, select_name: str, label_part: str) -> str:
+        """The value of the current page's ``select_name`` option whose label contains ``label_part``."""
+        assert self.page is not None, "open a page first"
+        select = re.search(rf'<select[^>]*name="{select_name}"[^>]*>(.*?)</select>', self.page.text, re.S)
+        assert select, f"no {select_name} on {self.page.url}"
+        for value, label in re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', select.group(1)):
+            if label_part in html.unescape(label):
+                return value
+        raise AssertionError(f"no {select_name} option labelled {label_part!r}")
 
     def disconnect(self) -> requests.Response:
         page = self.submit(action="/qbo/disconnect")
