@@ -295,7 +295,7 @@ class Demo:
                 ],
                 ["unsigned POST /qbo/webhooks", f"HTTP {unsigned.status_code} {unsigned.text}"],
                 [
-                    "unsigned, malformed POST /onedesk/commands",
+                    "signed but malformed POST /onedesk/commands",
                     f"HTTP {malformed.status_code} {malformed.text}",
                 ],
             ],
@@ -371,13 +371,8 @@ class Demo:
         if tax:
             rows.append(["tax", money(tax["amount"]), money(qbo_invoice["TxnTaxDetail"]["TotalTax"])])
         rows.append(["total", money(record["total"]), money(qbo_invoice["TotalAmt"])])
-        rows.append(
-            [
-                "tag / message",
-                ", ".join(t["name"] for t in record["tags"]),
-                (record["syncMessage"] or {}).get("text", ""),
-            ]
-        )
+        rows.append(["OneDesk tag", ", ".join(t["name"] for t in record["tags"]), ""])
+        rows.append(["OneDesk message", (record["syncMessage"] or {}).get("text", ""), ""])
         table(title, ["", "OneDesk", "QuickBooks Online"], rows)
 
 
