@@ -243,6 +243,24 @@ def product_stack(
     )
 
 
+def _admin_links(stack: LocalStack) -> str:
+    """A OneDesk account on the Premium plan, registered as a tenant, and the signed links OneDesk's
+    Administration > Financials page would open for it (valid 24 h)."""
+    from local.controls import OneDeskControl  # noqa: PLC0415 - the product's code only once the stack is up
+    from local.operator import register_tenant, signed_link, use_product_environment  # noqa: PLC0415
+
+    use_product_environment(stack)
+    account = OneDeskControl.new_account(stack.components["onedesk"].control_url, "Acme Consulting")  # type: ignore[attr-defined]
+    tenant = register_tenant("Acme Consulting", account.api_key, tenant_id="t-dev")
+    day = 24 * 3600
+    return (
+        "\nOneDesk admin (tenant t-dev, Premium plan): open in a browser to connect QuickBooks Online\n"
+        f"  connect:  {signed_link(stack.http_url, tenant, '/qbo/connect', day)}\n"
+        f"  settings: {signed_link(stack.http_url, tenant, '/qbo/settings', day)}\n"
+        "The consent page is the QBO emulator's: pick a company and click Authorize.\n"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Run the local stack until Ctrl-C.")
     parser.add_argument("--http-port", type=int, default=3000, help="HTTP API port (0: any free port)")
@@ -273,6 +291,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     with stack:
         print(stack.describe())
+        print(_admin_links(stack))
         print("Local stack is up; Ctrl-C stops it.", flush=True)
         stop_requested.wait()
         print("Stopping...", flush=True)
