@@ -20,7 +20,7 @@ from typing import Any
 import requests
 
 from local.controls import OneDeskControl, QboControl, wait_for
-from local.operator import AdminBrowser, register_tenant, send_command, use_product_environment
+from local.operator import ConnectedTenant, connect_new_tenant, send_command, use_product_environment
 from local.stack import LocalStack, product_stack
 
 LOG_DIR = Path(__file__).resolve().parents[1] / "artifacts" / "logs" / "demo"
@@ -46,12 +46,22 @@ class Demo:
     def __init__(self, stack: LocalStack) -> None:
         self.stack = stack
         self.api = stack.http_url
-        qbo_url = stack.components["qbo"].base_url
-        onedesk_url: str = stack.components["onedesk"].control_url  # type: ignore[attr-defined]
-        self.qbo = QboControl.new_company(qbo_url, "Demo Bike Shop (US)", "US")
-        self.onedesk = OneDeskControl.new_account(onedesk_url, "Acme Consulting", plan="Premium")
-        self.tenant: Any = None
-        self.admin = AdminBrowser()
+        self.connected: ConnectedTenant | None = None
+
+    @property
+    def qbo(self) -> QboControl:
+        assert self.connected is not None, "connect first"
+        return self.connected.qbo
+
+    @property
+    def onedesk(self) -> OneDeskControl:
+        assert self.connected is not None, "connect first"
+        return self.connected.onedesk
+
+    @property
+    def tenant(self) -> Any:
+        assert self.connected is not None, "connect first"
+        return self.connected.tenant
 
     # ---------------------------------------------------------------------------------------- steps
     def health(self) -> None:
@@ -66,11 +76,8 @@ class Demo:
         )
 
     def connect(self) -> None:
-        self.tenant = register_tenant("Acme Consulting", self.onedesk.api_key)
-        self.admin.connect(self.api, self.tenant, self.qbo.realm_id)
-        income = self.admin.option("income_account_id", "Services")
-        tax = self.admin.option("tax_code_id", "California")
-        self.admin.save_settings(income, tax)
+        self.connected = connect_new_tenant(self.stack, "US", "California")
+        income, tax = self.connected.settings["income_account_id"], self.connected.settings["tax_code_id"]
         table(
             "2. The OneDesk admin connects QuickBooks Online (signed link -> Intuit consent page -> "
             "callback) and saves the settings",

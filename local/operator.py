@@ -12,12 +12,14 @@ import re
 import secrets
 import time
 import uuid
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlencode, urljoin
 
 import requests
 
+from local.controls import OneDeskControl, QboControl
 from local.runner.runner import lambda_environment
 from local.stack import LocalStack
 
@@ -181,3 +183,36 @@ class AdminBrowser:
         page = self.submit(action="/qbo/disconnect")
         page.raise_for_status()
         return page
+
+
+@dataclass
+class ConnectedTenant:
+    """A tenant with its own OneDesk account (Premium) and QBO company, connected and configured."""
+
+    tenant: Any
+    qbo: QboControl
+    onedesk: OneDeskControl
+    admin: AdminBrowser
+    settings: dict[str, str]
+
+
+def connect_new_tenant(
+    stack: LocalStack, country: str = "US", tax_label: str = "California"
+) -> ConnectedTenant:
+    """What an operator and an admin do for a new customer of the integration, on fresh emulator
+    accounts: register the tenant, connect QBO through the real pages, save the default settings."""
+    qbo = QboControl.new_company(
+        stack.components["qbo"].base_url, f"{country} company {uuid.uuid4().hex[:6]}", country
+    )
+    onedesk = OneDeskControl.new_account(stack.components["onedesk"].control_url, "Acme Consulting")  # type: ignore[attr-defined]
+    tenant = register_tenant("Acme Consulting", onedesk.api_key)
+    admin = AdminBrowser()
+    page = admin.connect(stack.http_url, tenant, qbo.realm_id)
+    if "/qbo/settings" not in page.url:
+        raise AssertionError(f"connect did not reach the settings page: {page.url}")
+    settings = {
+        "income_account_id": admin.option("income_account_id", "Services"),
+        "tax_code_id": admin.option("tax_code_id", tax_label),
+    }
+    admin.save_settings(**settings)
+    return ConnectedTenant(tenant, qbo, onedesk, admin, settings)

@@ -1,39 +1,45 @@
 """The composition root: builds each adapter once per process from the settings, lazily, so a
-function pays only for what it uses (and a warm Lambda reuses clients and connections)."""
+function pays only for what it uses (and a warm Lambda reuses clients and connections).
+
+Adapters are imported inside their factories: a function's cold start then imports only the adapters it
+uses (the webhook receiver never loads the QBO or OneDesk HTTP clients, for instance).
+"""
+
+# ruff: noqa: PLC0415 - the lazy imports above are the point of this module
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from qbo_sync.adapters.aws import dynamodb_table, kms_client, sqs_client
-from qbo_sync.adapters.crypto import KmsSealer
-from qbo_sync.adapters.http import shared_session
-from qbo_sync.adapters.onedesk import OneDeskClient
-from qbo_sync.adapters.qbo import qbo_client_for
-from qbo_sync.adapters.qbo.oauth import IntuitOAuth, load_intuit_app
-from qbo_sync.adapters.queues.sqs import (
-    DeadLetters,
-    DeliveryQueue,
-    InvoiceCommandQueue,
-    QboChangeQueue,
-    SqsFifoQueue,
-)
-from qbo_sync.adapters.store.audit import DynamoAuditLog
-from qbo_sync.adapters.store.connect import DynamoOAuthStates, DynamoPendingConnections
-from qbo_sync.adapters.store.connections import DynamoConnectionStore
-from qbo_sync.adapters.store.mappings import DynamoMappingStore
-from qbo_sync.adapters.store.parked import DynamoParkedWork
-from qbo_sync.adapters.store.tenants import DynamoTenantStore
 from qbo_sync.config import Settings, get_settings
-from qbo_sync.domain.tenant import Tenant
-from qbo_sync.ports.onedesk import OneDeskPort
-from qbo_sync.ports.qbo import QboPort
-from qbo_sync.ports.tokens import OAuthPort
-from qbo_sync.usecases.connect import ConnectPorts
-from qbo_sync.usecases.invoice_commands import CommandPorts
-from qbo_sync.usecases.payments import ChangePorts
-from qbo_sync.usecases.send_invoice import DeliveryPorts
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+    from qbo_sync.adapters.crypto import KmsSealer
+    from qbo_sync.adapters.queues.sqs import (
+        DeadLetters,
+        DeliveryQueue,
+        InvoiceCommandQueue,
+        QboChangeQueue,
+        SqsFifoQueue,
+    )
+    from qbo_sync.adapters.store.audit import DynamoAuditLog
+    from qbo_sync.adapters.store.connect import DynamoOAuthStates, DynamoPendingConnections
+    from qbo_sync.adapters.store.connections import DynamoConnectionStore
+    from qbo_sync.adapters.store.mappings import DynamoMappingStore
+    from qbo_sync.adapters.store.parked import DynamoParkedWork
+    from qbo_sync.adapters.store.tenants import DynamoTenantStore
+    from qbo_sync.domain.tenant import Tenant
+    from qbo_sync.ports.onedesk import OneDeskPort
+    from qbo_sync.ports.qbo import QboPort
+    from qbo_sync.ports.tokens import OAuthPort
+    from qbo_sync.usecases.connect import ConnectPorts
+    from qbo_sync.usecases.invoice_commands import CommandPorts
+    from qbo_sync.usecases.payments import ChangePorts
+    from qbo_sync.usecases.send_invoice import DeliveryPorts
 
 
 def utc_now() -> datetime:
@@ -46,63 +52,92 @@ def settings() -> Settings:
 
 @lru_cache(maxsize=1)
 def sealer() -> KmsSealer:
+    from qbo_sync.adapters.aws import kms_client
+    from qbo_sync.adapters.crypto import KmsSealer
+
     return KmsSealer(settings().require("kms_key_id"), kms_client())
 
 
-def _table_name() -> str:
-    return settings().require("app_table_name")
+def _table() -> Table:
+    from qbo_sync.adapters.aws import dynamodb_table
+
+    return dynamodb_table(settings().require("app_table_name"))
 
 
 @lru_cache(maxsize=1)
 def tenant_store() -> DynamoTenantStore:
-    return DynamoTenantStore(dynamodb_table(_table_name()), sealer())
+    from qbo_sync.adapters.store.tenants import DynamoTenantStore
+
+    return DynamoTenantStore(_table(), sealer())
 
 
 @lru_cache(maxsize=1)
 def connection_store() -> DynamoConnectionStore:
-    return DynamoConnectionStore(dynamodb_table(_table_name()), sealer())
+    from qbo_sync.adapters.store.connections import DynamoConnectionStore
+
+    return DynamoConnectionStore(_table(), sealer())
 
 
 @lru_cache(maxsize=1)
 def mapping_store() -> DynamoMappingStore:
-    return DynamoMappingStore(dynamodb_table(_table_name()))
+    from qbo_sync.adapters.store.mappings import DynamoMappingStore
+
+    return DynamoMappingStore(_table())
 
 
 @lru_cache(maxsize=1)
 def audit_log() -> DynamoAuditLog:
-    return DynamoAuditLog(dynamodb_table(_table_name()))
+    from qbo_sync.adapters.store.audit import DynamoAuditLog
+
+    return DynamoAuditLog(_table())
 
 
 @lru_cache(maxsize=1)
 def parked_work() -> DynamoParkedWork:
-    return DynamoParkedWork(dynamodb_table(_table_name()))
+    from qbo_sync.adapters.store.parked import DynamoParkedWork
+
+    return DynamoParkedWork(_table())
 
 
 def _queue(setting: str) -> SqsFifoQueue:
+    from qbo_sync.adapters.aws import sqs_client
+    from qbo_sync.adapters.queues.sqs import SqsFifoQueue
+
     return SqsFifoQueue(sqs_client(), settings().require(setting))
 
 
 @lru_cache(maxsize=1)
 def invoice_command_queue() -> InvoiceCommandQueue:
+    from qbo_sync.adapters.queues.sqs import InvoiceCommandQueue
+
     return InvoiceCommandQueue(_queue("invoice_commands_queue_url"), settings().command_shards)
 
 
 @lru_cache(maxsize=1)
 def delivery_queue() -> DeliveryQueue:
+    from qbo_sync.adapters.queues.sqs import DeliveryQueue
+
     return DeliveryQueue(_queue("invoice_deliveries_queue_url"))
 
 
 @lru_cache(maxsize=1)
 def qbo_change_queue() -> QboChangeQueue:
+    from qbo_sync.adapters.queues.sqs import QboChangeQueue
+
     return QboChangeQueue(_queue("qbo_changes_queue_url"))
 
 
 @lru_cache(maxsize=1)
 def dead_letters() -> DeadLetters:
+    from qbo_sync.adapters.queues.sqs import DeadLetters
+
     return DeadLetters(_queue("dead_letter_queue_url"))
 
 
 def onedesk_for(tenant: Tenant) -> OneDeskPort:
+    from qbo_sync.adapters.http import shared_session
+    from qbo_sync.adapters.onedesk import OneDeskClient
+
     config = settings()
     return OneDeskClient(
         base_url=config.onedesk_api_base_url,
@@ -113,21 +148,30 @@ def onedesk_for(tenant: Tenant) -> OneDeskPort:
 
 
 def qbo_for(tenant_id: str, realm_id: str) -> QboPort:
+    from qbo_sync.adapters.qbo import qbo_client_for
+
     return qbo_client_for(tenant_id, realm_id, settings())
 
 
 @lru_cache(maxsize=1)
 def oauth_states() -> DynamoOAuthStates:
-    return DynamoOAuthStates(dynamodb_table(_table_name()))
+    from qbo_sync.adapters.store.connect import DynamoOAuthStates
+
+    return DynamoOAuthStates(_table())
 
 
 @lru_cache(maxsize=1)
 def pending_connections() -> DynamoPendingConnections:
-    return DynamoPendingConnections(dynamodb_table(_table_name()), sealer())
+    from qbo_sync.adapters.store.connect import DynamoPendingConnections
+
+    return DynamoPendingConnections(_table(), sealer())
 
 
 def intuit_oauth() -> OAuthPort:
     """Not cached here: ``load_intuit_app`` caches the secret for 5 minutes, so a rotation is picked up."""
+    from qbo_sync.adapters.http import shared_session
+    from qbo_sync.adapters.qbo.oauth import IntuitOAuth, load_intuit_app
+
     config = settings()
     app = load_intuit_app(config)
     return IntuitOAuth(
@@ -142,6 +186,8 @@ def intuit_oauth() -> OAuthPort:
 
 
 def command_ports() -> CommandPorts:
+    from qbo_sync.usecases.invoice_commands import CommandPorts
+
     return CommandPorts(
         tenants=tenant_store(),
         connections=connection_store(),
@@ -156,6 +202,8 @@ def command_ports() -> CommandPorts:
 
 
 def delivery_ports() -> DeliveryPorts:
+    from qbo_sync.usecases.send_invoice import DeliveryPorts
+
     return DeliveryPorts(
         tenants=tenant_store(),
         parked=parked_work(),
@@ -167,6 +215,8 @@ def delivery_ports() -> DeliveryPorts:
 
 
 def change_ports() -> ChangePorts:
+    from qbo_sync.usecases.payments import ChangePorts
+
     return ChangePorts(
         connections=connection_store(),
         tenants=tenant_store(),
@@ -179,6 +229,8 @@ def change_ports() -> ChangePorts:
 
 
 def connect_ports() -> ConnectPorts:
+    from qbo_sync.usecases.connect import ConnectPorts
+
     return ConnectPorts(
         tenants=tenant_store(),
         connections=connection_store(),
