@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bench import cold_start
+from bench import backlog, cold_start, qbo_client, webhook
 
-BENCHMARKS = [cold_start.main]
+BENCHMARKS = [cold_start.main, qbo_client.main, webhook.main, backlog.main]
 
 if __name__ == "__main__":
     for benchmark in BENCHMARKS:

@@ -191,8 +191,10 @@ def product_stack(
     schedule_speed: float | None = 1.0,
     verbose: bool = False,
     log_dir: str | Path | None = None,
+    extra_env: Mapping[str, str] | None = None,
 ) -> LocalStack:
-    """template.yaml wired to the QBO and OneDesk emulators, as `make dev` runs it."""
+    """template.yaml wired to the QBO and OneDesk emulators, as `make dev` runs it. ``extra_env`` is
+    given to every function (e.g. a scaled QBO rate window for a benchmark on a compressed clock)."""
     from local.onedesk_sandbox import OneDeskSandbox  # noqa: PLC0415 - optional for LocalStack users
     from local.qbo_sandbox import QboSandbox  # noqa: PLC0415
 
@@ -222,6 +224,7 @@ def product_stack(
             "INTUIT_TOKEN_URL": f"{qbo.base_url}/oauth2/v1/tokens/bearer",
             "INTUIT_REVOKE_URL": f"{qbo.base_url}/v2/oauth2/tokens/revoke",
             "ONEDESK_API_BASE_URL": onedesk.base_url,
+            **(extra_env or {}),
         }
 
     def register_webhooks(stack: LocalStack) -> None:

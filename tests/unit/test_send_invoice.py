@@ -14,6 +14,7 @@ from qbo_sync.domain.request_ids import request_id
 from qbo_sync.ports.qbo import QboNotFound, QboValidationError
 from qbo_sync.ports.tokens import NeedsReconnect
 from qbo_sync.usecases.send_invoice import (
+    CLOCK_TOLERANCE,
     DeliveryPorts,
     Parked,
     SendPorts,
@@ -114,11 +115,31 @@ def test_outcome_unknown_with_an_email_from_an_earlier_request_sends_again() -> 
 
 def test_email_within_the_clock_tolerance_before_the_request_counts_as_sent() -> None:
     h = Harness()
-    h.clock.now = REQUESTED - timedelta(seconds=30)  # QBO's clock runs a little behind ours
+    h.clock.now = REQUESTED - CLOCK_TOLERANCE  # QBO's clock runs a little behind ours
     h.send()
 
     assert h.send(outcome_unknown=True).outcome is Outcome.UNCHANGED
     assert len(h.qbo.emails) == 1
+
+
+def test_email_older_than_the_clock_tolerance_is_another_request_and_sends_again() -> None:
+    h = Harness()
+    h.clock.now = REQUESTED - CLOCK_TOLERANCE - timedelta(seconds=1)
+    h.send()
+
+    assert h.send(outcome_unknown=True).outcome is Outcome.DONE
+    assert len(h.qbo.emails) == 2
+
+
+def test_already_sent_on_redelivery_still_tells_onedesk() -> None:
+    h = Harness()
+    h.send()
+    h.onedesk.tags.clear()
+    h.onedesk.messages.clear()
+
+    assert h.send(outcome_unknown=True).outcome is Outcome.UNCHANGED
+    assert [tag.name for tag in h.onedesk.tags["1003"]] == [SENT_VIA_QBO_TAG]
+    assert h.onedesk.messages["1003"][-1].text == "Sent by QuickBooks Online to ap@globex.test."
 
 
 @pytest.mark.parametrize(

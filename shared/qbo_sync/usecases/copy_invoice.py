@@ -16,7 +16,14 @@ from typing import Literal, Protocol
 from qbo_sync.domain import qbo
 from qbo_sync.domain.audit import AuditRecord, Outcome
 from qbo_sync.domain.commands import DeliveryCommand, InvoiceAction, InvoiceCommand
-from qbo_sync.domain.invoice_mapping import CompanyProfile, CopyRefused, PlannedInvoice, marker, plan_invoice
+from qbo_sync.domain.invoice_mapping import (
+    CompanyProfile,
+    CopyRefused,
+    PlannedInvoice,
+    marker,
+    plan_invoice,
+    status_refusal,
+)
 from qbo_sync.domain.matching import customer_name_problem, item_name_problem, required_item_names
 from qbo_sync.domain.onedesk import Invoice, QboReference, SyncMessage
 from qbo_sync.domain.request_ids import request_id
@@ -86,6 +93,8 @@ class _InvoiceCopy:
 
     def run(self) -> CopyResult:
         invoice, ports = self.invoice, self.ports
+        if (refusal := status_refusal(invoice)) is not None:
+            return self.refuse(refusal)  # before any QBO call: a Draft must not create a customer
         link = ports.mappings.invoice_link(self.ctx.tenant_id, self.realm, invoice.id)
         if link and link.synced_modified_at and invoice.modified_at < link.synced_modified_at:
             # Invariant 2: an older snapshot than the one already synced is acknowledged and skipped.

@@ -24,7 +24,8 @@ from qbo_sync.ports.tokens import NeedsReconnect
 from qbo_sync.usecases.invoice_commands import UnknownTenant
 
 # QBO's clock and ours differ a little; a delivery this close before the request still counts as it.
-CLOCK_TOLERANCE = timedelta(seconds=30)
+# (So does a send finished this close to it: two "Send" clicks seconds apart email the customer once.)
+CLOCK_TOLERANCE = timedelta(seconds=5)
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class SendResult:
 
 def send_invoice(delivery: DeliveryCommand, ports: SendPorts, *, outcome_unknown: bool) -> SendResult:
     if outcome_unknown and (sent_at := _already_delivered(delivery, ports.qbo)) is not None:
+        # An earlier attempt got the email out but died before telling OneDesk: tell it now.
+        _report_sent(delivery, ports, sent_at)
         _record(delivery, ports, Outcome.UNCHANGED, f"QBO had already emailed it at {sent_at.isoformat()}")
         return SendResult(Outcome.UNCHANGED, "already sent")
     try:
@@ -60,14 +63,20 @@ def send_invoice(delivery: DeliveryCommand, ports: SendPorts, *, outcome_unknown
         )
         _record(delivery, ports, Outcome.REFUSED, reason, refused.intuit_tid)
         return SendResult(Outcome.REFUSED, reason, refused.intuit_tid)
-    now = ports.clock()
-    ports.onedesk.add_tag(delivery.invoice_id, Tag(name=SENT_VIA_QBO_TAG, at=now, detail=delivery.send_to))
-    ports.onedesk.set_sync_message(
-        delivery.invoice_id,
-        SyncMessage(level="info", text=f"Sent by QuickBooks Online to {delivery.send_to}.", at=now),
-    )
+    _report_sent(delivery, ports, ports.clock())
     _record(delivery, ports, Outcome.DONE, f"emailed to {delivery.send_to}", result.intuit_tid)
     return SendResult(Outcome.DONE, intuit_tid=result.intuit_tid)
+
+
+def _report_sent(delivery: DeliveryCommand, ports: SendPorts, sent_at: datetime) -> None:
+    """The "Sent via QBO" tag and message (P9); both writes are absolute, so repeating them is safe."""
+    ports.onedesk.add_tag(
+        delivery.invoice_id, Tag(name=SENT_VIA_QBO_TAG, at=sent_at, detail=delivery.send_to)
+    )
+    ports.onedesk.set_sync_message(
+        delivery.invoice_id,
+        SyncMessage(level="info", text=f"Sent by QuickBooks Online to {delivery.send_to}.", at=ports.clock()),
+    )
 
 
 def _already_delivered(delivery: DeliveryCommand, client: QboPort) -> datetime | None:
