@@ -58,11 +58,20 @@ def main() -> None:
                 raise SystemExit(f"webhook answered {response.status_code}: {response.text}")
             if index >= WARMUP:
                 latencies.append(elapsed)
+        # The function's own time, as Lambda reports it (what AWS would bill), without the runner's hop.
+        reports = [line for line in stack.runner.logs("QboWebhookFunction") if line.startswith("REPORT")]
+        durations = sorted(float(line.split("Duration: ")[1].split(" ms")[0]) for line in reports[-REQUESTS:])
     latencies.sort()
     p99 = latencies[int(len(latencies) * 0.99) - 1]
     print(
-        f"  p50 {statistics.median(latencies):.1f} ms, p99 {p99:.1f} ms, max {latencies[-1]:.1f} ms "
-        f"(target p99 <= {TARGET_P99_MS:.0f} ms; includes the local runner's HTTP hop and moto's SQS)"
+        f"  end to end through the local runner: p50 {statistics.median(latencies):.1f} ms, p99 {p99:.1f} ms,"
+        " "
+        f"max {latencies[-1]:.1f} ms (target p99 <= {TARGET_P99_MS:.0f} ms)"
+    )
+    function_p99 = durations[int(len(durations) * 0.99) - 1]
+    print(
+        "  the function alone (REPORT Duration, moto's DynamoDB and SQS included): "
+        f"p50 {statistics.median(durations):.1f} ms, p99 {function_p99:.1f} ms"
     )
     cold = [
         float(import_in_fresh_interpreter(BUILD / "QboWebhookFunction").stdout.split()[-1]) for _ in range(5)
