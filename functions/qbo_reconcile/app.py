@@ -9,8 +9,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from qbo_sync import wiring
 from qbo_sync.observability import logger, metrics, trace
-from qbo_sync.ports.qbo import QboError
-from qbo_sync.ports.tokens import NeedsReconnect
 from qbo_sync.usecases.payments import reconcile_realm
 
 
@@ -28,11 +26,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
                 wiring.qbo_change_queue(),
                 wiring.utc_now,
             )
-        except (QboError, NeedsReconnect) as error:
+        except Exception:  # one company's bad data or outage must not stop reconcile for the others
             failed += 1
-            logger.error("reconcile failed", extra={"realm_id": connection.realm_id, "error": str(error)})
+            logger.exception("reconcile failed for a realm", extra={"realm_id": connection.realm_id})
             continue
         realms += 1
         changes += result.changes
     metrics.add_metric(name="ReconcileChangesQueued", unit="Count", value=changes)
+    metrics.add_metric(name="ReconcileRealmFailures", unit="Count", value=failed)
     return {"realms": realms, "changes": changes, "failed": failed}

@@ -25,7 +25,11 @@ TRAINING = {
 
 def _copied(world: World, invoice_id: str) -> dict:
     return wait_for(
-        lambda: (record := world.onedesk.record(invoice_id))["externalReferences"].get("qbo") and record,
+        lambda: (
+            (record := world.onedesk.record(invoice_id))["externalReferences"].get("qbo")
+            and record["tags"]
+            and record
+        ),
         what=f"invoice {invoice_id} copied",
     )
 

@@ -18,6 +18,7 @@ from qbo_sync.adapters.store.parked import DynamoParkedWork
 from qbo_sync.adapters.store.tenants import DynamoTenantStore
 from qbo_sync.domain.audit import AuditRecord, Outcome
 from qbo_sync.domain.commands import InvoiceAction, InvoiceCommand
+from qbo_sync.domain.onedesk import InvoiceStatus
 from qbo_sync.domain.tenant import TaxSettings, Tenant, TenantSettings
 from qbo_sync.ports.store import InvoiceLink, LinkState, StaleLink
 
@@ -92,8 +93,19 @@ def test_invoice_link_pending_then_done_and_found_by_qbo_id(table_and_key: tuple
 def test_payment_invoices_are_remembered(table_and_key: tuple[str, str]) -> None:
     store = DynamoMappingStore(dynamodb_table(table_and_key[0]))
     assert store.payment_invoices("t1", "r1", "p9") == set()
-    store.record_payment_invoices("t1", "r1", "p9", {"130", "131"})
-    assert store.payment_invoices("t1", "r1", "p9") == {"130", "131"}
+    store.remember_payment_invoices("t1", "r1", "p9", {"130", "131"})
+    store.remember_payment_invoices("t1", "r1", "p9", {"132"})  # a union, never a replacement
+    assert store.payment_invoices("t1", "r1", "p9") == {"130", "131", "132"}
+
+
+def test_unpaid_status_is_set_without_touching_the_rest_of_the_link(table_and_key: tuple[str, str]) -> None:
+    store = DynamoMappingStore(dynamodb_table(table_and_key[0]))
+    link = _link(invoice_id="inv-unpaid", state=LinkState.DONE, qbo_invoice_id="140", sync_token="3")
+    store.save_link(link)
+    store.remember_unpaid_status(link, InvoiceStatus.SENT)
+    assert store.invoice_link("t1", "r1", "inv-unpaid") == link.model_copy(
+        update={"unpaid_status": InvoiceStatus.SENT}
+    )
 
 
 def test_tenant_secrets_are_sealed_in_the_table(table_and_key: tuple[str, str]) -> None:

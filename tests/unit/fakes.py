@@ -19,6 +19,7 @@ from qbo_sync.domain.connection import Connection
 from qbo_sync.domain.onedesk import (
     AccountProfile,
     Invoice,
+    InvoiceStatus,
     PaymentState,
     QboReference,
     SyncMessage,
@@ -425,10 +426,14 @@ class FakeMappingStore:
     def payment_invoices(self, tenant_id: str, realm_id: str, payment_id: str) -> set[str]:
         return set(self.payments.get((tenant_id, realm_id, payment_id), set()))
 
-    def record_payment_invoices(
+    def remember_payment_invoices(
         self, tenant_id: str, realm_id: str, payment_id: str, invoice_ids: set[str]
     ) -> None:
-        self.payments[(tenant_id, realm_id, payment_id)] = set(invoice_ids)
+        self.payments.setdefault((tenant_id, realm_id, payment_id), set()).update(invoice_ids)
+
+    def remember_unpaid_status(self, link: InvoiceLink, status: InvoiceStatus) -> None:
+        key = (link.tenant_id, link.realm_id, link.invoice_id)
+        self.links[key] = self.links[key].model_copy(update={"unpaid_status": status})
 
 
 class FakeAuditLog:

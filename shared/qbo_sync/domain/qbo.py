@@ -184,7 +184,7 @@ class CreditMemo(Entity):
     CustomerRef: Ref | None = None
     TotalAmt: Decimal | None = None
     Balance: Decimal | None = None
-    LinkedTxn: list[LinkedTxn] | None = None
+    LinkedTxn: list[_LinkedTxn] | None = None
 
 
 class CompanyInfo(Entity):

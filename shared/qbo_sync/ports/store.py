@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from qbo_sync.domain.audit import AuditRecord
 from qbo_sync.domain.commands import InvoiceCommand
+from qbo_sync.domain.onedesk import InvoiceStatus
 from qbo_sync.domain.tenant import Tenant, TenantSettings
 
 
@@ -41,6 +42,7 @@ class InvoiceLink(BaseModel):
     content_hash: str | None = None
     synced_modified_at: datetime | None = None
     reported_hash: str | None = None  # content hash OneDesk was last told about (write-back done)
+    unpaid_status: InvoiceStatus | None = None
 
 
 class StaleLink(Exception):
@@ -77,9 +79,16 @@ class MappingStore(Protocol):
         """QBO invoice ids the payment was applied to when we last saw it (for edits, deletes, voids)."""
         ...
 
-    def record_payment_invoices(
+    def remember_payment_invoices(
         self, tenant_id: str, realm_id: str, payment_id: str, invoice_ids: set[str]
-    ) -> None: ...
+    ) -> None:
+        """Add to what the payment is known to have touched (a set union: concurrent writers all win)."""
+        ...
+
+    def remember_unpaid_status(self, link: InvoiceLink, status: InvoiceStatus) -> None:
+        """What OneDesk shows for this invoice while nothing is paid (Open, or Sent), for when a payment
+        is deleted or voided after OneDesk showed it (Partially) Paid."""
+        ...
 
 
 class ParkedWork(Protocol):

@@ -13,13 +13,13 @@ from qbo_sync.domain import qbo
 from qbo_sync.domain.audit import AuditRecord, Outcome
 from qbo_sync.domain.commands import QboChange
 from qbo_sync.domain.connection import Connection
-from qbo_sync.domain.onedesk import SENT_VIA_QBO_TAG, InvoiceStatus, SyncMessage
+from qbo_sync.domain.onedesk import SENT_VIA_QBO_TAG, Invoice, InvoiceStatus, SyncMessage
 from qbo_sync.domain.payments import invoice_ids, is_voided, payment_ids, payment_state
 from qbo_sync.domain.tenant import Tenant
 from qbo_sync.domain.webhooks import parse_notifications
 from qbo_sync.ports.onedesk import OneDeskPort
 from qbo_sync.ports.qbo import QboNotFound, QboPort
-from qbo_sync.ports.store import AuditLog, MappingStore, TenantStore
+from qbo_sync.ports.store import AuditLog, InvoiceLink, MappingStore, TenantStore
 from qbo_sync.ports.tokens import ConnectionStore
 
 
@@ -158,8 +158,7 @@ class _ChangeApplier:
             now = invoice_ids(self.qbo.read(qbo.Payment, payment_id).entity)
         except QboNotFound:
             now = set()
-        if now - before:
-            mappings.record_payment_invoices(tenant_id, self.realm, payment_id, before | now)
+        mappings.remember_payment_invoices(tenant_id, self.realm, payment_id, now - before)
         return before | now
 
     def invoices_of_credit_memo(self, credit_memo_id: str) -> set[str]:
@@ -189,12 +188,15 @@ class _ChangeApplier:
         if is_voided(invoice):
             self._tell(link.invoice_id, link.invoice_number, "warning", Outcome.WARNING, _VOIDED)
             return False
+        # Whichever event arrives first, remember every payment applied now, so a later edit, delete or
+        # void of it finds this invoice even if that payment's own event is late or lost.
+        for payment_id in payment_ids(invoice):
+            self.ports.mappings.remember_payment_invoices(
+                self.tenant.tenant_id, self.realm, payment_id, {qbo_invoice_id}
+            )
         onedesk_invoice = self.onedesk.get_invoice(link.invoice_id)
-        was_sent = onedesk_invoice.status is InvoiceStatus.SENT or any(
-            tag.name == SENT_VIA_QBO_TAG for tag in onedesk_invoice.tags
-        )
         state = payment_state(
-            invoice, InvoiceStatus.SENT if was_sent else InvoiceStatus.OPEN, self._last_payment_date(invoice)
+            invoice, self._unpaid_status(link, onedesk_invoice), self._last_payment_date(invoice)
         )
         current = (onedesk_invoice.amount_paid, onedesk_invoice.balance, onedesk_invoice.status)
         if current == (state.amount_paid, state.balance, state.status) and (
@@ -216,6 +218,18 @@ class _ChangeApplier:
             )
         )
         return True
+
+    def _unpaid_status(self, link: InvoiceLink, onedesk_invoice: Invoice) -> InvoiceStatus:
+        """Open or Sent: what OneDesk showed before payments; remembered, since a (Partially) Paid
+        invoice no longer shows it."""
+        if onedesk_invoice.status in (InvoiceStatus.OPEN, InvoiceStatus.SENT):
+            if link.unpaid_status is not onedesk_invoice.status:
+                self.ports.mappings.remember_unpaid_status(link, onedesk_invoice.status)
+            return onedesk_invoice.status
+        if link.unpaid_status is not None:
+            return link.unpaid_status
+        sent_via_qbo = any(tag.name == SENT_VIA_QBO_TAG for tag in onedesk_invoice.tags)
+        return InvoiceStatus.SENT if sent_via_qbo else InvoiceStatus.OPEN
 
     def _last_payment_date(self, invoice: qbo.Invoice) -> date | None:
         dates = []

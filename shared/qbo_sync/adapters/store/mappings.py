@@ -9,6 +9,7 @@ from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 from botocore.exceptions import ClientError
 
 from qbo_sync.adapters.store.keys import GSI1, tenant_realm_pk
+from qbo_sync.domain.onedesk import InvoiceStatus
 from qbo_sync.ports.store import InvoiceLink, LinkState, StaleLink
 
 if TYPE_CHECKING:
@@ -105,17 +106,24 @@ class DynamoMappingStore:
             ConsistentRead=True,
         ).get("Item")
         stored = item.get("invoice_ids") if item else None
-        return {str(i) for i in stored} if isinstance(stored, list) else set()
+        return {str(i) for i in stored} if isinstance(stored, set | list) else set()
 
-    def record_payment_invoices(
+    def remember_payment_invoices(
         self, tenant_id: str, realm_id: str, payment_id: str, invoice_ids: set[str]
     ) -> None:
-        self._table.put_item(
-            Item={
-                "pk": tenant_realm_pk(tenant_id, realm_id),
-                "sk": f"PAYMENT#{payment_id}",
-                "invoice_ids": sorted(invoice_ids),
-            }
+        if invoice_ids:
+            self._table.update_item(
+                Key={"pk": tenant_realm_pk(tenant_id, realm_id), "sk": f"PAYMENT#{payment_id}"},
+                UpdateExpression="ADD invoice_ids :ids",
+                ExpressionAttributeValues={":ids": invoice_ids},
+            )
+
+    def remember_unpaid_status(self, link: InvoiceLink, status: InvoiceStatus) -> None:
+        # A targeted update: the copy pipeline may be rewriting the rest of the link at the same time.
+        self._table.update_item(
+            Key={"pk": tenant_realm_pk(link.tenant_id, link.realm_id), "sk": f"INVOICE#{link.invoice_id}"},
+            UpdateExpression="SET unpaid_status = :status",
+            ExpressionAttributeValues={":status": status.value},
         )
 
 
