@@ -63,11 +63,14 @@ class QboControl:
     def last_seq(self) -> int:
         return max((entry["seq"] for entry in self.control("GET", "/requests")), default=0)
 
+    def requests_log(self, since_seq: int = 0) -> list[dict[str, Any]]:
+        """The emulator's request log for this realm after ``since_seq``."""
+        log = self.control("GET", f"/requests?realmId={self.realm_id}&since_seq={since_seq}")
+        return [entry for entry in log if entry.get("realmId") == self.realm_id and entry["seq"] > since_seq]
+
     def data_requests(self, since_seq: int) -> list[dict[str, Any]]:
         """Data API requests for this realm after ``since_seq`` (OAuth calls excluded)."""
-        log = self.control("GET", f"/requests?realmId={self.realm_id}&since_seq={since_seq}")
-        mine = [entry for entry in log if entry.get("realmId") == self.realm_id and entry["seq"] > since_seq]
-        return [entry for entry in mine if "/v3/company/" in entry["path"]]
+        return [entry for entry in self.requests_log(since_seq) if "/v3/company/" in entry["path"]]
 
     def sends(self) -> list[dict[str, Any]]:
         return list(self.control("GET", f"/sends?realmId={self.realm_id}"))

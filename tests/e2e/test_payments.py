@@ -568,8 +568,6 @@ def test_invoice_voided(us_world: World) -> None:
     assert "voided" in message["text"].lower()
 
 
-
-
 def test_credit_memo_applied(credit_world: World) -> None:
     """A 30.00 credit memo and 50.00 of cash settle 80.00 of a 100.00 invoice (credit counts as paid);
     the bookkeeper then notes the memo, and the customer pays the remaining 20.00."""
@@ -595,8 +593,6 @@ def test_credit_memo_applied(credit_world: World) -> None:
 
     states = settle(world, [invoice])
     assert states[invoice.onedesk_id] == state("100.00", "0.00", "Paid", day)
-
-
 
 
 def test_a_sent_invoice_shows_sent_again_when_its_payment_is_removed(us_world: World) -> None:
@@ -714,8 +710,6 @@ def test_every_webhook_five_times_shuffled_with_a_credit_memo(
     pay(world, invoice.customer_id, "20.00", applied(invoice.qbo_id, "20.00"))
     states = settle(world, [invoice])
     assert states[invoice.onedesk_id] == state("100.00", "0.00", "Paid", day), f"seed {seed}"
-
-
 
 
 def test_payment_events_arriving_after_the_payment_changed(

@@ -529,3 +529,7 @@ class FakeCommandQueue:
 
     def enqueue(self, command: InvoiceCommand) -> None:
         self.commands.append(command)
+
+    def enqueue_many(self, commands: Sequence[InvoiceCommand]) -> None:
+        assert len(commands) <= 10, "SQS batches hold at most ten messages"
+        self.commands.extend(commands)

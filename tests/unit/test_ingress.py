@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 import pytest
@@ -240,3 +240,28 @@ def test_accepted_request_is_queued_without_snapshot() -> None:
         source="api",
         snapshot=None,
     )
+
+
+class _FailingQueue(FakeCommandQueue):
+    def __init__(self, fail_on_batch: int) -> None:
+        super().__init__()
+        self.batches = 0
+        self.fail_on_batch = fail_on_batch
+
+    def enqueue_many(self, commands: Sequence[InvoiceCommand]) -> None:
+        self.batches += 1
+        if self.batches == self.fail_on_batch:
+            raise TimeoutError("the poll was cut short")
+        super().enqueue_many(commands)
+
+
+def test_a_poll_cut_short_resumes_after_the_last_enqueued_batch() -> None:
+    p = Poller(*[(str(2000 + n), InvoiceStatus.OPEN, n) for n in range(25)])
+    p.tenants.set_watermark(TENANT, WATERMARK, AT)
+    p.queue = _FailingQueue(fail_on_batch=2)
+
+    with pytest.raises(TimeoutError):
+        p.poll()
+
+    assert [c.invoice_id for c in p.queue.commands] == [str(2000 + n) for n in range(10)]
+    assert p.tenants.get_watermark(TENANT, WATERMARK) == AT + 9 * MINUTE  # the first batch's newest

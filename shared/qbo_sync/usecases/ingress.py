@@ -3,7 +3,7 @@ outgoing webhooks, ONEDESK-FACTS B.2) and explicit, signed "Copy"/"Send" request
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
@@ -21,10 +21,13 @@ WATERMARK = "onedesk-invoices"
 # Re-read this much before the watermark: OneDesk's clock and ours, and in-flight writes, may disagree.
 POLL_OVERLAP = timedelta(minutes=5)
 FIRST_POLL_LOOKBACK = timedelta(days=1)
+ENQUEUE_BATCH = 10  # SQS SendMessageBatch's limit
 
 
 class CommandQueue(Protocol):
     def enqueue(self, command: InvoiceCommand) -> None: ...
+
+    def enqueue_many(self, commands: Sequence[InvoiceCommand]) -> None: ...
 
 
 def command_for(
@@ -76,16 +79,25 @@ def poll_tenant(
         seen = latest.get(invoice.id)
         if seen is None or invoice.modified_at > seen.modified_at:
             latest[invoice.id] = invoice  # dedupe by invoice id + modified time
+    # Oldest change first, ten at a time, the watermark following each batch: a poll cut short (timeout,
+    # crash) resumes where it stopped instead of starting over.
+    ordered = sorted(latest.values(), key=lambda i: i.modified_at)
     commands = 0
-    for invoice in sorted(latest.values(), key=lambda i: i.modified_at):
-        command = command_for(invoice, tenant.trigger_policy, tenant.tenant_id, now)
-        if command is not None:
-            queue.enqueue(command)
-            commands += 1
-    # Never backwards: the overlap may return only invoices older than the stored watermark.
-    modified = [invoice.modified_at for invoice in latest.values()]
-    newest = max([*modified, watermark] if watermark else modified, default=since)
-    tenants.set_watermark(tenant.tenant_id, WATERMARK, newest)
+    newest = watermark
+    for start in range(0, len(ordered), ENQUEUE_BATCH):
+        batch = ordered[start : start + ENQUEUE_BATCH]
+        batch_commands = [
+            c for i in batch if (c := command_for(i, tenant.trigger_policy, tenant.tenant_id, now))
+        ]
+        if batch_commands:
+            queue.enqueue_many(batch_commands)
+            commands += len(batch_commands)
+        # Never backwards: the overlap may return only invoices older than the stored watermark.
+        newest = max(batch[-1].modified_at, newest) if newest else batch[-1].modified_at
+        tenants.set_watermark(tenant.tenant_id, WATERMARK, newest)
+    if newest is None:
+        newest = since
+        tenants.set_watermark(tenant.tenant_id, WATERMARK, newest)
     return PollResult(tenant.tenant_id, len(latest), commands, newest)
 
 

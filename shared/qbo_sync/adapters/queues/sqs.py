@@ -4,6 +4,7 @@ with the reason (retrying a message that can never parse would only delay the sa
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from qbo_sync.domain.commands import (
@@ -47,8 +48,46 @@ class SqsFifoQueue:
             MessageAttributes=attributes,
         )
 
+    def publish_batch(self, messages: Sequence[tuple[str, str, str]]) -> None:
+        """(body, group id, deduplication id) triples, ten per SendMessageBatch call (SQS's limit) and
+        within its 256 KB per call; any entry SQS refuses raises, so nothing is dropped silently."""
+        for chunk in _batches(messages):
+            response = self._client.send_message_batch(
+                QueueUrl=self.url,
+                Entries=[
+                    {
+                        "Id": str(index),
+                        "MessageBody": body,
+                        "MessageGroupId": fifo_id(group),
+                        "MessageDeduplicationId": fifo_id(dedup),
+                    }
+                    for index, (body, group, dedup) in enumerate(chunk)
+                ],
+            )
+            if failed := response.get("Failed"):
+                reasons = "; ".join(f"{f.get('Code')}: {f.get('Message')}" for f in failed)
+                raise RuntimeError(f"SQS refused {len(failed)} of {len(chunk)} messages: {reasons}")
+
     def ping(self) -> None:
         self._client.get_queue_attributes(QueueUrl=self.url, AttributeNames=["ApproximateNumberOfMessages"])
+
+
+_BATCH_ENTRIES = 10
+_BATCH_BYTES = 256 * 1024
+
+
+def _batches(messages: Sequence[tuple[str, str, str]]) -> Iterator[list[tuple[str, str, str]]]:
+    chunk: list[tuple[str, str, str]] = []
+    size = 0
+    for message in messages:
+        body_size = len(message[0].encode())
+        if chunk and (len(chunk) == _BATCH_ENTRIES or size + body_size > _BATCH_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(message)
+        size += body_size
+    if chunk:
+        yield chunk
 
 
 class InvoiceCommandQueue:
@@ -56,10 +95,18 @@ class InvoiceCommandQueue:
         self._queue, self._shards = queue, shards
 
     def enqueue(self, command: InvoiceCommand) -> None:
-        self._queue.publish(
-            command.model_dump_json(),
-            group_id=command_group_id(command.tenant_id, command.invoice_id, self._shards),
-            deduplication_id=command_deduplication_id(command),
+        self.enqueue_many([command])
+
+    def enqueue_many(self, commands: Sequence[InvoiceCommand]) -> None:
+        self._queue.publish_batch(
+            [
+                (
+                    command.model_dump_json(),
+                    command_group_id(command.tenant_id, command.invoice_id, self._shards),
+                    command_deduplication_id(command),
+                )
+                for command in commands
+            ]
         )
 
 
