@@ -507,9 +507,13 @@ class FakeConnectionStore:
     def __init__(self, *connections: Connection) -> None:
         self.connections: dict[str, Connection] = {c.tenant_id: c for c in connections}
         self.syncs: list[tuple[str, datetime]] = []
+        self.reconnect_reasons: list[tuple[str, str]] = []
 
     def get(self, tenant_id: str) -> Connection | None:
         return self.connections.get(tenant_id)
+
+    def mark_needs_reconnect(self, tenant_id: str, reason: str) -> None:
+        self.reconnect_reasons.append((tenant_id, reason))
 
     def record_sync(self, tenant_id: str, at: datetime) -> None:
         self.syncs.append((tenant_id, at))

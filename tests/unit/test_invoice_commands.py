@@ -13,7 +13,7 @@ from qbo_sync.domain.connection import Connection, ConnectionStatus
 from qbo_sync.domain.onedesk import SyncMessage
 from qbo_sync.domain.tenant import Tenant, TenantSettings
 from qbo_sync.ports.onedesk import OneDeskPort
-from qbo_sync.ports.qbo import QboPort
+from qbo_sync.ports.qbo import QboAuthError, QboPort
 from qbo_sync.ports.tokens import NeedsReconnect
 from qbo_sync.usecases.copy_invoice import CopyResult
 from qbo_sync.usecases.invoice_commands import CommandPorts, UnknownTenant, handle_invoice_command
@@ -199,3 +199,15 @@ def test_unknown_tenant_is_an_error_not_parked() -> None:
     with pytest.raises(UnknownTenant):
         h.handle("nobody")
     assert h.parked.entries == {}
+
+
+def test_qbo_refusing_even_a_fresh_token_marks_the_connection_and_parks() -> None:
+    h = Harness(connection(country="CA"), settings(CA_TAX))
+    h.qbo.fail_next("query", QboAuthError(status=403, code="3100", message="ApplicationAuthorizationFailed"))
+
+    result = h.handle()
+
+    reason = "QuickBooks Online needs to be reconnected (ApplicationAuthorizationFailed)"
+    assert (result.outcome, result.reason) == (Outcome.PARKED, reason)
+    assert h.parked.reasons() == [reason]
+    assert h.connections.reconnect_reasons == [(TENANT, "ApplicationAuthorizationFailed")]

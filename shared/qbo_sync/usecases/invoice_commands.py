@@ -14,7 +14,7 @@ from qbo_sync.domain.invoice_mapping import CompanyProfile
 from qbo_sync.domain.onedesk import SyncMessage
 from qbo_sync.domain.tenant import Tenant, TenantSettings
 from qbo_sync.ports.onedesk import OneDeskPort
-from qbo_sync.ports.qbo import QboPort
+from qbo_sync.ports.qbo import QboAuthError, QboPort
 from qbo_sync.ports.store import AuditLog, MappingStore, ParkedWork, TenantStore
 from qbo_sync.ports.tokens import ConnectionStore, NeedsReconnect
 from qbo_sync.usecases.copy_invoice import CopyContext, CopyPorts, CopyResult, DeliveryQueue, copy_invoice
@@ -72,6 +72,13 @@ def handle_invoice_command(command: InvoiceCommand, ports: CommandPorts) -> Copy
         result = copy_invoice(command, ctx, copy_ports)
     except NeedsReconnect as needs:
         return _park(command, f"QuickBooks Online needs to be reconnected ({needs.reason})", onedesk, ports)
+    except QboAuthError as refused:
+        # QBO refuses even a freshly refreshed token (app disconnected in QBO, wrong environment): only
+        # the admin can fix it, so say so on the settings page and wait for the reconnect.
+        ports.connections.mark_needs_reconnect(tenant.tenant_id, refused.message)
+        return _park(
+            command, f"QuickBooks Online needs to be reconnected ({refused.message})", onedesk, ports
+        )
     now = ports.clock()
     if connection.last_sync_at is None or now - connection.last_sync_at > SYNC_RECORD_INTERVAL:
         ports.connections.record_sync(tenant.tenant_id, now)  # "last successful sync" on the settings page
