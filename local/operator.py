@@ -216,3 +216,25 @@ def connect_new_tenant(
     }
     admin.save_settings(**settings)
     return ConnectedTenant(tenant, qbo, onedesk, admin, settings)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m local.operator register-tenant --name N --onedesk-api-key K`: registers a tenant in
+    whatever the environment points at (APP_TABLE_NAME, KMS_KEY_ID, and AWS_ENDPOINT_URL for moto) and
+    prints the shared secret OneDesk must sign its links and commands with."""
+    import argparse  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(prog="python -m local.operator")
+    commands = parser.add_subparsers(dest="command", required=True)
+    register = commands.add_parser("register-tenant", help="register a OneDesk account as a tenant")
+    register.add_argument("--name", required=True)
+    register.add_argument("--onedesk-api-key", required=True)
+    register.add_argument("--tenant-id")
+    args = parser.parse_args(argv)
+    tenant = register_tenant(args.name, args.onedesk_api_key, args.tenant_id)
+    print(f"tenant {tenant.tenant_id} registered")
+    print(f"shared secret (give it to OneDesk, shown once): {tenant.shared_secret.get_secret_value()}")
+
+
+if __name__ == "__main__":
+    main()

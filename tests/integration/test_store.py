@@ -168,3 +168,29 @@ def test_parked_work_keeps_one_command_per_invoice_and_action(table_and_key: tup
     assert [c.request_id for c in parked.parked("t-park")] == ["r2"]
     parked.unpark(parked.parked("t-park")[0])
     assert parked.count_parked("t-park") == 0
+
+
+def test_operator_cli_registers_a_tenant_with_sealed_secrets(
+    table_and_key: tuple[str, str], monkeypatch_module: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from local import operator  # noqa: PLC0415
+    from qbo_sync import config, wiring  # noqa: PLC0415
+
+    table_name, key_id = table_and_key
+    monkeypatch_module.setenv("APP_TABLE_NAME", table_name)
+    monkeypatch_module.setenv("KMS_KEY_ID", key_id)
+    config.get_settings.cache_clear()
+    wiring.tenant_store.cache_clear()
+    wiring.sealer.cache_clear()
+
+    operator.main(
+        ["register-tenant", "--name", "CLI Co", "--onedesk-api-key", "od-cli-key-987", "--tenant-id", "t-cli"]
+    )
+
+    secret = capsys.readouterr().out.rsplit(": ", 1)[1].strip()
+    stored = DynamoTenantStore(dynamodb_table(table_name), KmsSealer(key_id, kms_client())).get_tenant(
+        "t-cli"
+    )
+    assert stored is not None and stored.name == "CLI Co"
+    assert stored.onedesk_api_key.get_secret_value() == "od-cli-key-987"
+    assert stored.shared_secret.get_secret_value() == secret
