@@ -715,9 +715,9 @@ def test_every_webhook_five_times_shuffled_with_a_credit_memo(
 def test_payment_events_arriving_after_the_payment_changed(
     us_world: World, emulator_app: EmulatorApp
 ) -> None:
-    """Every webhook delivered once and in order, only late (Intuit batches them): the invoices' events are
-    read while the payments are applied; the payments' events arrive after one payment was edited off an
-    invoice and the other deleted."""
+    """Every webhook delivered once and in order, only late (Intuit batches them): the invoices' "updated"
+    events are read while the payments are applied; the payments' events arrive after one payment was
+    edited off an invoice and the other deleted."""
     world = us_world
     captured = emulator_app.capture()
     a, b, c = copy_invoices(world, "Late Webhooks AG", ["100.00", "50.00", "40.00"])
@@ -725,6 +725,18 @@ def test_payment_events_arriving_after_the_payment_changed(
     customer = a.customer_id
     p_ab = pay(world, customer, "150.00", applied(a.qbo_id, "100.00"), applied(b.qbo_id, "50.00"))
     p_c = pay(world, customer, "40.00", applied(c.qbo_id, "40.00"))
+    for invoice in (a, b, c):  # the bookkeeper touches each paid invoice: QBO emits "invoice updated"
+        current = world.qbo.entity("Invoice", invoice.qbo_id)
+        world.qbo.data(
+            "POST",
+            "invoice",
+            {
+                "Id": invoice.qbo_id,
+                "SyncToken": current["SyncToken"],
+                "sparse": True,
+                "PrivateNote": "Checked by the bookkeeper",
+            },
+        )
     flush(world)
     realm = world.qbo.realm_id
 

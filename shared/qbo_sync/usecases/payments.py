@@ -127,7 +127,15 @@ class ApplyResult:
     ignored: str | None = None
 
 
+# A new or just-emailed invoice has nothing paid on it: reading it back would only spend the realm's QBO
+# budget (every invoice we create or send comes back as one of these events). Payments, credit memos and
+# invoice updates, voids and deletes are what move the paid amount.
+_NO_PAYMENT_NEWS = frozenset({"created", "create", "emailed"})
+
+
 def apply_qbo_change(change: QboChange, ports: ChangePorts) -> ApplyResult:
+    if change.entity == "Invoice" and change.operation in _NO_PAYMENT_NEWS:
+        return ApplyResult(0, f"invoice {change.operation}: no payment to reflect")
     tenant_id = ports.connections.tenant_for_realm(change.realm_id)
     tenant = ports.tenants.get_tenant(tenant_id) if tenant_id else None
     if tenant is None:
