@@ -49,13 +49,17 @@ class DeliveryCommand(BaseModel):
     requested_at: datetime
 
 
+# The QBO entities whose changes can move what an invoice shows as paid.
+type ChangedEntity = Literal["Payment", "Invoice", "CreditMemo"]
+
+
 class QboChange(BaseModel):
     """On ``qbo-changes.fifo``: one QBO entity changed (from a webhook or from CDC)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     realm_id: str
-    entity: Literal["Payment", "Invoice", "CreditMemo"]
+    entity: ChangedEntity
     entity_id: str
     operation: str
     event_id: str

@@ -10,13 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from qbo_sync.domain.commands import QboChange
+from qbo_sync.domain.commands import ChangedEntity, QboChange
 
-RELEVANT: dict[str, Literal["Payment", "Invoice", "CreditMemo"]] = {
+RELEVANT: dict[str, ChangedEntity] = {
     "payment": "Payment",
     "invoice": "Invoice",
     "creditmemo": "CreditMemo",

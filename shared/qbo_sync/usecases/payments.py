@@ -11,7 +11,7 @@ from typing import Protocol
 
 from qbo_sync.domain import qbo
 from qbo_sync.domain.audit import AuditRecord, Outcome
-from qbo_sync.domain.commands import QboChange
+from qbo_sync.domain.commands import ChangedEntity, QboChange
 from qbo_sync.domain.connection import Connection
 from qbo_sync.domain.onedesk import SENT_VIA_QBO_TAG, Invoice, InvoiceStatus, SyncMessage
 from qbo_sync.domain.payments import invoice_ids, is_voided, payment_ids, payment_state
@@ -48,7 +48,7 @@ def accept_webhook(raw_body: bytes, connections: ConnectionStore, queue: ChangeQ
 
 
 # ------------------------------------------------------------------------------------------ reconcile
-CDC_ENTITIES = ("Invoice", "Payment", "CreditMemo")
+CDC_ENTITIES: tuple[ChangedEntity, ...] = ("Invoice", "Payment", "CreditMemo")
 CDC_OVERLAP = timedelta(minutes=10)
 CDC_MAX_LOOKBACK = timedelta(days=29)  # QBO answers at most 30 days back (QBO-FACTS §9)
 CDC_WATERMARK = "qbo-cdc"
@@ -75,7 +75,9 @@ def reconcile_realm(
     watermark = tenants.get_watermark(connection.tenant_id, CDC_WATERMARK)
     since = max((watermark or now) - CDC_OVERLAP, now - CDC_MAX_LOOKBACK)
     cdc = client.cdc(CDC_ENTITIES, since).entity
-    groups: Iterable[tuple[str, list[qbo.Invoice | qbo.Payment | qbo.CreditMemo | qbo.DeletedStub]]] = (
+    groups: Iterable[
+        tuple[ChangedEntity, list[qbo.Invoice | qbo.Payment | qbo.CreditMemo | qbo.DeletedStub]]
+    ] = (
         ("Invoice", list(cdc.invoices)),
         ("Payment", list(cdc.payments)),
         ("CreditMemo", list(cdc.credit_memos)),
@@ -88,7 +90,7 @@ def reconcile_realm(
             queue.enqueue(
                 QboChange(
                     realm_id=connection.realm_id,
-                    entity=entity_name,  # type: ignore[arg-type]  # one of the three CDC entities
+                    entity=entity_name,
                     entity_id=obj.Id or "",
                     operation="deleted" if deleted else "updated",
                     event_id=f"cdc:{entity_name}:{obj.Id}:{updated}",
