@@ -61,7 +61,7 @@ def main() -> None:
         surfaced = sum("QboThrottled" in line for line in stack.runner.logs("CopyInvoiceFunction"))
         copy_seconds = finished - enqueued_at
         allowed_per_second = BUDGET_PER_MINUTE / window
-        achieved_per_second = len(requests_made) / (finished - started)
+        achieved_per_second = len(requests_made) / copy_seconds
         print(f"  poller enqueued the backlog in {enqueued_at - started:.1f} s ({polled.payload})")
         per_minute = INVOICES / copy_seconds * 60
         print(
