@@ -59,14 +59,15 @@ def main() -> None:
             )["Attributes"]["ApproximateNumberOfMessages"]
         )
         surfaced = sum("QboThrottled" in line for line in stack.runner.logs("CopyInvoiceFunction"))
-        copy_seconds = finished - enqueued_at
+        # From the poll to the last invoice in QBO: copies start while the poller is still enqueueing.
+        drain_seconds = finished - started
         allowed_per_second = BUDGET_PER_MINUTE / window
-        achieved_per_second = len(requests_made) / copy_seconds
-        print(f"  poller enqueued the backlog in {enqueued_at - started:.1f} s ({polled.payload})")
-        per_minute = INVOICES / copy_seconds * 60
+        achieved_per_second = len(requests_made) / drain_seconds
+        print(f"  the poller enqueued the backlog in {enqueued_at - started:.1f} s ({polled.payload})")
+        per_minute = INVOICES / drain_seconds * 60
         print(
-            f"  copied {INVOICES} invoices in {copy_seconds:.1f} s: {per_minute:.0f} invoices/min real "
-            f"({per_minute / SPEED:.0f} per QBO minute)"
+            f"  {INVOICES} invoices in QBO {drain_seconds:.1f} s after the poll: "
+            f"{per_minute:.0f} invoices/min real ({per_minute / SPEED:.0f} per QBO minute)"
         )
         print(
             f"  QBO requests: {len(requests_made)} ({len(requests_made) / INVOICES:.3f} per invoice), "
