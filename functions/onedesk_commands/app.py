@@ -37,6 +37,7 @@ def post_command() -> Response[str]:
     except ValidationError as invalid:
         return json_error(400, describe(invalid))
     command = accept_command(tenant, request, wiring.invoice_command_queue(), wiring.utc_now())
+    metrics.add_metric(name="CommandsAccepted", unit="Count", value=1)
     logger.info("command queued", extra={"tenant_id": tenant.tenant_id, "invoice_id": command.invoice_id})
     return Response(
         status_code=202,
