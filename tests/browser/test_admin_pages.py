@@ -17,11 +17,12 @@ import requests
 from playwright.sync_api import Page, expect
 from pydantic import SecretStr
 
+from local.controls import wait_for
 from local.operator import send_command, signed_link
 from qbo_sync.domain.tenant import Tenant
 from tests.onedesk.sandbox_control import SandboxControl
 
-from .conftest import Stack, wait_for
+from .conftest import Stack
 
 pytestmark = pytest.mark.browser
 

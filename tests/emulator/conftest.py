@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from html.parser import HTMLParser
@@ -321,18 +320,8 @@ def submit_consent(
 
 
 @pytest.fixture(scope="session")
-def sandbox() -> Iterator[QboSandbox]:
-    box = QboSandbox(port=0)
-    box.start()
-    try:
-        yield box
-    finally:
-        box.stop()
-
-
-@pytest.fixture(scope="session")
-def base_url(sandbox: QboSandbox) -> str:
-    url: str = sandbox.base_url
+def base_url(qbo_sandbox: QboSandbox) -> str:
+    url: str = qbo_sandbox.base_url
     return url.rstrip("/")
 
 

@@ -22,7 +22,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import boto3
 import pytest
 import requests
-from moto.server import ThreadedMotoServer
 from pydantic import SecretStr
 
 from local.onedesk_sandbox import OneDeskSandbox
@@ -63,23 +62,6 @@ def connect_app() -> ModuleType:
     sys.modules[spec.name] = module  # dataclasses resolve string annotations through it
     spec.loader.exec_module(module)
     return module
-
-
-@pytest.fixture(scope="session")
-def aws_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="session")
-def qbo_sandbox() -> Iterator[QboSandbox]:
-    with QboSandbox(port=0) as box:
-        yield box
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,6 @@ import pytest
 import requests
 import yaml
 from aws_lambda_powertools.utilities import parameters
-from moto.server import ThreadedMotoServer
 from pydantic import SecretStr
 
 from local.qbo_sandbox import QboSandbox
@@ -223,29 +222,8 @@ class Stack:
 
 
 @pytest.fixture(scope="session")
-def aws_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="session")
-def sandbox() -> Iterator[QboSandbox]:
-    box = QboSandbox(port=0)
-    box.start()
-    try:
-        yield box
-    finally:
-        box.stop()
-
-
-@pytest.fixture(scope="session")
-def qbo_url(sandbox: QboSandbox) -> str:
-    url: str = sandbox.base_url
+def qbo_url(qbo_sandbox: QboSandbox) -> str:
+    url: str = qbo_sandbox.base_url
     return url.rstrip("/")
 
 
