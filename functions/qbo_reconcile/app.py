@@ -7,7 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from qbo_sync import wiring
+from qbo_sync import deadline, wiring
 from qbo_sync.observability import logger, metrics, trace
 from qbo_sync.usecases.payments import reconcile_realm
 
@@ -16,6 +16,14 @@ from qbo_sync.usecases.payments import reconcile_realm
 @metrics.log_metrics
 @trace
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
+    with deadline.invocation(context):
+        realms, changes, failed = _reconcile_every_realm()
+    metrics.add_metric(name="ReconcileChangesQueued", unit="Count", value=changes)
+    metrics.add_metric(name="ReconcileRealmFailures", unit="Count", value=failed)
+    return {"realms": realms, "changes": changes, "failed": failed}
+
+
+def _reconcile_every_realm() -> tuple[int, int, int]:
     realms = changes = failed = 0
     for connection in wiring.connection_store().list_connected():
         try:
@@ -32,6 +40,4 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
             continue
         realms += 1
         changes += result.changes
-    metrics.add_metric(name="ReconcileChangesQueued", unit="Count", value=changes)
-    metrics.add_metric(name="ReconcileRealmFailures", unit="Count", value=failed)
-    return {"realms": realms, "changes": changes, "failed": failed}
+    return realms, changes, failed

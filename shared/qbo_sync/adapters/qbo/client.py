@@ -25,6 +25,7 @@ import requests
 from qbo_sync.adapters.qbo.codec import dumps, loads
 from qbo_sync.adapters.qbo.faults import errors_of_json, fault_from_response, to_error
 from qbo_sync.adapters.qbo.query import MAX_PAGE_SIZE, plan_queries, satisfies, select
+from qbo_sync.deadline import seconds_left
 from qbo_sync.domain.qbo import CompanyInfo, CreditMemo, DeletedStub, Entity, Invoice, Payment, Preferences
 from qbo_sync.observability import logger
 from qbo_sync.ports.qbo import (
@@ -271,7 +272,11 @@ class QboClient:
                 failure = fault_from_response(response.status_code, response.content, intuit_tid)
             if not isinstance(failure, _RETRYABLE_ERRORS) or number >= self._max_attempts:
                 raise failure
-            self._sleep(backoff_delay(number, self._backoff_base, self._backoff_cap))
+            delay = backoff_delay(number, self._backoff_base, self._backoff_cap)
+            left = seconds_left()
+            if left is not None and left < delay + self._timeout:
+                raise failure  # no time for another full attempt: let the message be retried later
+            self._sleep(delay)
 
 
 @dataclass
