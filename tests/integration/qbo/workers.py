@@ -6,13 +6,12 @@ from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 
+from local.budget_calls import BudgetCalls, counting_budget_calls
 from qbo_sync.adapters.aws import dynamodb_table
 from qbo_sync.adapters.qbo import qbo_client_for
 from qbo_sync.adapters.qbo.client import QboClient
 from qbo_sync.config import get_settings
 from qbo_sync.domain.qbo import Customer
-
-from .budget_calls import BudgetCalls, counting_budget_calls
 
 
 def call_qbo_at_once(

@@ -11,8 +11,8 @@ from qbo_sync.adapters.store.rate_limit import (
     MICRO,
     BucketShape,
     BudgetState,
+    LeasesFull,
     RateSpent,
-    SlotsFull,
     Take,
     plan_take,
 )
@@ -131,7 +131,7 @@ def test_plan_drops_expired_leases_that_fill_the_map_and_waits_when_every_lease_
     roomy = plan_take(shape, stored(0, live=now + 1, dead=now - 1), now, HOLDERS, MICRO)
     assert isinstance(roomy, Take)
     assert roomy.expired == ()  # not in the way: no condition on them a stale view could fail
-    assert plan_take(shape, stored(0, **live, one_more=now + 1), now, HOLDERS, MICRO) == SlotsFull()
+    assert plan_take(shape, stored(0, **live, one_more=now + 1), now, HOLDERS, MICRO) == LeasesFull()
 
 
 def test_plan_refuses_a_step_the_caller_could_not_wait_for() -> None:

@@ -142,7 +142,7 @@ class Take:
 
 
 @dataclass(frozen=True)
-class SlotsFull:
+class LeasesFull:
     """Every lease is live: wait for a release (or an expiry)."""
 
 
@@ -155,10 +155,10 @@ class RateSpent:
 
 def plan_take(
     shape: BucketShape, state: BudgetState, now_us: int, max_in_flight: int, max_sleep_us: int
-) -> Take | SlotsFull | RateSpent:
+) -> Take | LeasesFull | RateSpent:
     """What a caller at ``now_us`` that may sleep ``max_sleep_us`` for its rate step does next."""
     if sum(until > now_us for until in state.leases.values()) >= max_in_flight:
-        return SlotsFull()
+        return LeasesFull()
     available_at_us = shape.send_at(shape.taken(state.tat_us, now_us))
     if available_at_us > now_us + max_sleep_us:
         return RateSpent(available_at_us)
