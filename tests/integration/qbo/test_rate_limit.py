@@ -67,7 +67,7 @@ def assert_within_limits(
     assert calls.conditional_writes - calls.lost_conditions == CALLS
     assert calls.unconditional_writes == CALLS
     assert stats["throttled"] == 0
-    # We hold 8 slots; QBO may count a request a moment past our release (the emulator too: it
+    # We hold 8 leases; QBO may count a request a moment past our release (the emulator too: it
     # decrements after writing the response), which is the margin between our 8 and QBO's 10.
     assert stats["max_in_flight"] <= QBO_MAX_IN_FLIGHT
     assert stats["max_in_window"] <= PER_WINDOW
