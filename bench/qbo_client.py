@@ -1,10 +1,12 @@
-"""QBO client overhead per call, and the emulator's own throughput.
+"""QBO client overhead per call, the request budget's DynamoDB calls, and the emulator's throughput.
 
 Against the local QBO emulator and moto (a separate process, as in the local stack): the median and
 p99 of 300 reads of one customer, done with a raw ``requests.get`` of the same URL and through
 ``QboClient`` with no budget and with the DynamoDB budget, and the difference (our overhead:
-token cache, budget, JSON with Decimal, model validation, the log line). Then how many requests a
-second the emulator serves with 8 threads. Plain figures; nothing passes or fails.
+token cache, budget, JSON with Decimal, model validation, the log line), with the budget's
+DynamoDB calls per request as botocore sent them. Then the budgeted client under contention
+(8 threads on one realm item) and how many requests a second the emulator serves with 8 threads.
+Plain figures; nothing passes or fails.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pydantic import SecretStr
 
 import bench.layer_path  # noqa: F401 - puts qbo_sync on sys.path
 from local.aws import LocalAws
+from local.budget_calls import counting_budget_calls
 from local.qbo_sandbox import QboSandbox
 from qbo_sync.adapters import aws
 from qbo_sync.adapters.crypto import KmsSealer
@@ -40,6 +43,7 @@ from qbo_sync.ports.tokens import RequestBudget
 
 READS = 300
 THREADS = 8
+CONTENDED_READS = 800
 THROUGHPUT_REQUESTS = 2000
 REALM = "9130350000000001"
 TENANT = "bench-tenant"
@@ -134,7 +138,8 @@ def main() -> None:
             "QboClient, no budget": lambda: unlimited.read(Customer, customer_id),
             "QboClient, DynamoDB budget": lambda: budgeted.read(Customer, customer_id),
         }
-        results = {name: _timings_ms(call, READS) for name, call in variants.items()}
+        with counting_budget_calls(table) as sequential:  # only the budgeted variant touches it
+            results = {name: _timings_ms(call, READS) for name, call in variants.items()}
         raw = results["raw requests.get"]
 
         print(
@@ -145,6 +150,19 @@ def main() -> None:
             median, p99 = statistics.median(samples), _p99(samples)
             overhead = f"{median - statistics.median(raw):>19.2f} {p99 - _p99(raw):>7.2f}"
             print(f"{name:<28} {median:>10.2f} {p99:>8.2f} {overhead}")
+        print(f"budget DynamoDB calls per request, one caller: {sequential.per_request(READS + 1)}")
+
+        def budgeted_read(_: int) -> None:
+            client(DynamoRequestBudget(table, REALM, per_minute=10**6)).read(Customer, customer_id)
+
+        started = time.perf_counter()
+        with counting_budget_calls(table) as contended, ThreadPoolExecutor(max_workers=THREADS) as pool:
+            list(pool.map(budgeted_read, range(CONTENDED_READS)))
+        elapsed = time.perf_counter() - started
+        print(
+            f"budgeted client, {THREADS} threads on one realm: {CONTENDED_READS / elapsed:.0f} requests/s; "
+            f"DynamoDB calls per request: {contended.per_request(CONTENDED_READS)}"
+        )
 
         def raw_get(_: int) -> int:
             return session.get(url, params={"minorversion": "75"}, headers=headers, timeout=30).status_code

@@ -118,7 +118,27 @@ class QboValidationError(QboError):
 
 
 class QboThrottled(QboError):
-    """429 (or no request budget) after every retry."""
+    """429 (or no request budget) after every retry.
+
+    ``retry_after_seconds`` hints when the budget that stopped the call should be back (our limiter
+    knows it for the per-minute rate); None when nobody knows (e.g. every request slot is busy).
+    """
+
+    def __init__(
+        self,
+        *,
+        status: int | None,
+        code: str | None,
+        message: str,
+        detail: str | None = None,
+        element: str | None = None,
+        intuit_tid: str | None = None,
+        retry_after_seconds: float | None = None,
+    ) -> None:
+        self.retry_after_seconds = retry_after_seconds
+        super().__init__(
+            status=status, code=code, message=message, detail=detail, element=element, intuit_tid=intuit_tid
+        )
 
 
 class QboAuthError(QboError):

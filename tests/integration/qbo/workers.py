@@ -6,6 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 
+from local.budget_calls import BudgetCalls, counting_budget_calls
+from qbo_sync.adapters.aws import dynamodb_table
 from qbo_sync.adapters.qbo import qbo_client_for
 from qbo_sync.adapters.qbo.client import QboClient
 from qbo_sync.config import get_settings
@@ -31,8 +33,10 @@ def read_concurrently(
     threads: int,
     barrier: Barrier,
     results: Queue[tuple[str, str]],
+    costs: Queue[BudgetCalls],
 ) -> None:
-    """``threads`` callers in this process read one customer at once; each reports its outcome."""
+    """``threads`` callers in this process read one customer at once; each reports its outcome, and
+    the process reports the request budget's DynamoDB calls."""
     settings = get_settings()
     clients = [qbo_client_for(tenant_id, realm_id, settings) for _ in range(threads)]
     clients[0].company_info()  # warm the token before the measured burst
@@ -44,5 +48,7 @@ def read_concurrently(
         except Exception as exc:  # reported to the parent, which asserts on it
             results.put(("error", repr(exc)))
 
-    with ThreadPoolExecutor(max_workers=threads) as pool:
+    table = dynamodb_table(settings.require("app_table_name"))
+    with counting_budget_calls(table) as calls, ThreadPoolExecutor(max_workers=threads) as pool:
         list(pool.map(read, clients))
+    costs.put(calls)

@@ -1,20 +1,29 @@
 """Per-realm QBO request budget shared by every concurrent Lambda (implements ``RequestBudget``).
 
-Two kinds of item under ``pk=RATE#<realm>`` (design: docs/qbo-rate-limits.md):
+One item per realm, ``pk=RATE#<realm>``, ``sk=BUDGET`` (design, proofs and measurements:
+docs/qbo-rate-limits.md):
 
-* ``sk=SLOT#0 .. SLOT#<max_in_flight-1>``: in-flight slots. A request holds one for its duration,
-  taken by a conditional put that succeeds only if the slot is free or its lease has run out, so a
-  Lambda that dies mid-request blocks a slot for at most ``lease_seconds``.
-* ``sk=BUCKET``: a token bucket (``tokens`` in micro-tokens, ``updated_us``, ``version``) updated by
-  compare-and-swap on ``version``. A slot holder takes a token even when the bucket is empty: the
-  balance goes negative and the holder sleeps until its token has been refilled, so holders never
-  poll or race each other for the same token. ``BucketShape`` keeps every window of QBO's length
-  under the per-window budget while allowing 90 % of it as sustained throughput.
+* ``tat_us``: the per-window rate as GCRA, a token bucket kept as one "theoretical arrival time"
+  (``BucketShape``): a request moves it to ``max(tat, now) + T`` and leaves at ``tat - C·T``,
+  after a short sleep when that is still ahead (a token taken on credit).
+* ``leases``: the in-flight limit, a map ``lease id -> lease_until_us`` with at most
+  ``max_in_flight`` leases. A Lambda that dies holding one blocks it until it expires
+  (``lease_seconds`` after it was taken, plus the longest rate sleep); an acquire that finds the
+  map full drops the expired ones.
+* ``version``: bumped by every write, so the threads of a process keep the newest state seen.
 
-Slot first, token second: the token's time is then (almost) the time QBO sees the request. Within one
-process a semaphore admits at most ``max_in_flight`` threads to the table, so a process's surplus
-threads wait in memory instead of polling DynamoDB. A caller gives up with ``QboThrottled`` when it
-cannot get both within ``max_wait_seconds``.
+Cost per QBO request while the realm has room (the hot path): two UpdateItem calls and no read.
+The acquire is one conditional UpdateItem taking a lease and a rate step together, planned on the
+item as this process last saw it (every write returns it: ``ReturnValues=ALL_NEW``); the release
+is one unconditional UpdateItem removing the lease. Each is 1 WCU (the item stays far below 1 KB),
+so 2 WCU and 0 RCU per request. A lost condition returns the item as it now is
+(``ReturnValuesOnConditionCheckFailure=ALL_OLD``, no read) and the acquire is planned again on it
+(1 WCU more). Only a process's first acquire (one read) and a realm with every lease live
+(consistent reads polling with backoff until one is released, 1 RCU each) read the item.
+
+Within one process a semaphore admits at most ``max_in_flight`` threads per realm to the table, so
+a process's surplus threads wait in memory instead of polling DynamoDB. A caller gives up with
+``QboThrottled`` when it cannot get a lease and a rate step within ``max_wait_seconds``.
 """
 
 from __future__ import annotations
@@ -24,46 +33,47 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.conditions import Key
-from botocore.exceptions import ClientError
+from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import BotoCoreError, ClientError
 
 from qbo_sync.adapters.store.dynamo import as_int, condition_failed
 from qbo_sync.adapters.store.keys import rate_limit_pk
+from qbo_sync.observability import logger
 from qbo_sync.ports.qbo import QboThrottled
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
+    from mypy_boto3_dynamodb.type_defs import UpdateItemInputTableUpdateItemTypeDef
 
-MICRO = 1_000_000  # bucket arithmetic is in integer micro-tokens and microseconds: exact in DynamoDB
-BUCKET_SK = "BUCKET"
-SLOT_PREFIX = "SLOT#"
-_SLOT_TTL_SECONDS = 3600  # the TTL sweeps abandoned slot items; their lease already freed them
+MICRO = 1_000_000  # times are integer microseconds: exact in DynamoDB and in the arithmetic
+BUDGET_SK = "BUDGET"
+# Network latency and clock skew between Lambdas: a step is taken up to this long before QBO
+# timestamps the request, and peers' clocks may disagree by this much.
+CLOCK_SLACK_US = 500_000
 _POLL_FIRST_SECONDS = 0.02
 _POLL_MAX_SECONDS = 0.5
 _jitter = random.Random()  # noqa: S311 - spreads polling; not a security use
-
-_process_gates: dict[tuple[str, str], threading.BoundedSemaphore] = {}
-_process_gates_lock = threading.Lock()
-
-
-def _process_gate(table_name: str, pk: str, size: int) -> threading.BoundedSemaphore:
-    with _process_gates_lock:
-        return _process_gates.setdefault((table_name, pk), threading.BoundedSemaphore(size))
+_deserializer = TypeDeserializer()
 
 
 @dataclass(frozen=True)
 class BucketShape:
-    """Capacity and refill rate of a token bucket that honours ``per_window`` requests per window.
+    """Capacity ``C`` and refill rate ``r`` of a token bucket that honours ``per_window`` per window.
 
-    At most ``capacity + rate * L`` tokens can be spent in any interval of length ``L``. A token is
-    spent up to ``slack_seconds`` before QBO timestamps the request, so QBO's window of length ``W``
-    sees tokens from an interval of ``W + slack``; hence ``capacity + rate * (W + slack) <= budget``.
-    The rate is set to ``throughput`` of the budget and the capacity takes what is left.
+    At most ``C + r * L`` tokens can be spent in any interval of length ``L``. A token is spent up
+    to the clock slack ``s`` before QBO timestamps the request, so QBO's window of length ``W``
+    sees tokens from an interval of ``W + s``; hence ``C + r * (W + s) <= budget``. The rate is
+    set to ``throughput`` of the budget and the capacity takes what is left.
+
+    The bucket is kept as GCRA's one timestamp, the theoretical arrival time ``tat``: a balance
+    ``b`` at time ``t`` is ``tat = t + (C - b) * T`` with ``T = 1/r``, a full bucket any
+    ``tat <= t``. Taking a token is ``tat = max(tat, now) + T``; the taker may send when the new
+    balance is not negative, at ``tat - C * T``.
     """
 
     capacity: int
@@ -80,15 +90,114 @@ class BucketShape:
             return cls(capacity=1, refill_per_second=(per_window - 1) / horizon)
         return cls(capacity=capacity, refill_per_second=rate)
 
-    def refilled(self, micro_tokens: int, elapsed_us: int) -> int:
-        """Balance after ``elapsed_us`` microseconds of refill, never above capacity."""
-        return min(
-            self.capacity * MICRO, micro_tokens + math.floor(max(0, elapsed_us) * self.refill_per_second)
-        )
+    @property
+    def interval_us(self) -> int:
+        """``T``, one token's refill time, rounded up (a hair under ``r``: the safe side)."""
+        return math.ceil(MICRO / self.refill_per_second)
 
-    def wait_seconds(self, micro_tokens: int) -> float:
-        """Time until a negative balance (tokens already promised) is paid back to zero."""
-        return max(0, -micro_tokens) / MICRO / self.refill_per_second
+    def taken(self, tat_us: int, now_us: int) -> int:
+        """The TAT after one more token taken at ``now_us``."""
+        return max(tat_us, now_us) + self.interval_us
+
+    def send_at(self, tat_us: int) -> int:
+        """When the request whose token moved the TAT to ``tat_us`` may leave."""
+        return tat_us - self.capacity * self.interval_us
+
+    def longest_sleep_us(self, holders: int) -> int:
+        """The longest a taker sleeps while at most ``holders`` (itself included) hold a token not
+        yet sent: their send times are ``T`` apart and the first is at most ``T`` ahead."""
+        return holders * self.interval_us
+
+
+@dataclass(frozen=True)
+class BudgetState:
+    """The realm's budget item as last seen; ``stored`` is False while there is no item yet."""
+
+    tat_us: int = 0
+    leases: Mapping[str, int] = field(default_factory=dict)  # lease id -> lease_until_us
+    version: int = 0
+    stored: bool = False
+
+    @classmethod
+    def of_item(cls, item: Mapping[str, Any] | None) -> BudgetState:
+        if not item or "leases" not in item:
+            return cls()
+        leases = {str(lease): as_int(until) for lease, until in item["leases"].items()}
+        return cls(as_int(item["tat_us"]), leases, as_int(item["version"]), stored=True)
+
+
+@dataclass(frozen=True)
+class Take:
+    """Room for one more request: one conditional write takes a lease and a rate step.
+
+    ``expired`` leases that fill the map are dropped in the same write. ``restart_tat_us`` is the
+    new TAT when the stored one is in the past (the write requires it still is); None: one step on
+    from the stored TAT, which the write requires to lie between now and ``latest_tat_us`` (beyond
+    it the caller would sleep longer than it may).
+    """
+
+    expired: tuple[str, ...]
+    restart_tat_us: int | None
+    latest_tat_us: int
+
+
+@dataclass(frozen=True)
+class LeasesFull:
+    """Every lease is live: wait for a release (or an expiry)."""
+
+
+@dataclass(frozen=True)
+class RateSpent:
+    """The next rate step leaves at ``available_at_us``, later than the caller may sleep."""
+
+    available_at_us: int
+
+
+def plan_take(
+    shape: BucketShape, state: BudgetState, now_us: int, max_in_flight: int, max_sleep_us: int
+) -> Take | LeasesFull | RateSpent:
+    """What a caller at ``now_us`` that may sleep ``max_sleep_us`` for its rate step does next."""
+    if sum(until > now_us for until in state.leases.values()) >= max_in_flight:
+        return LeasesFull()
+    available_at_us = shape.send_at(shape.taken(state.tat_us, now_us))
+    if available_at_us > now_us + max_sleep_us:
+        return RateSpent(available_at_us)
+    expired = sorted(lease for lease, until in state.leases.items() if until <= now_us)
+    # Expired leases (their Lambda died, or this process saw them long ago) are dropped only when
+    # they fill the map: the write must then require them to exist, which a stale view may miss.
+    in_the_way = len(state.leases) >= max_in_flight
+    return Take(
+        expired=tuple(expired) if in_the_way else (),
+        restart_tat_us=shape.taken(state.tat_us, now_us) if state.tat_us < now_us else None,
+        latest_tat_us=now_us + max_sleep_us + (shape.capacity - 1) * shape.interval_us,
+    )
+
+
+class _RealmInProcess:
+    """What the threads of one process share per realm: the gate and the newest item state seen."""
+
+    def __init__(self, gate_size: int) -> None:
+        self.gate = threading.BoundedSemaphore(gate_size)
+        self._lock = threading.Lock()
+        self._state: BudgetState | None = None
+
+    def last_seen(self) -> BudgetState | None:
+        with self._lock:
+            return self._state
+
+    def saw(self, state: BudgetState) -> None:
+        with self._lock:
+            if self._state is None or state.version >= self._state.version:
+                self._state = state
+
+
+_realms: dict[tuple[str, str], _RealmInProcess] = {}
+_realms_lock = threading.Lock()
+
+
+def _realm_in_process(table_name: str, pk: str, gate_size: int) -> _RealmInProcess:
+    with _realms_lock:
+        return _realms.setdefault((table_name, pk), _RealmInProcess(gate_size))
 
 
 class DynamoRequestBudget:
@@ -108,149 +217,156 @@ class DynamoRequestBudget:
         """``per_minute`` is the budget per ``window_seconds`` (60 in production; tests scale both).
 
         ``lease_seconds`` must outlast the longest request (the client's timeout plus a margin) or a
-        slow request's slot could be handed to another caller while it is still running.
+        slow request's lease could expire and its place be taken while it is still running; a lease
+        also covers the rate sleep before the request (at most ``max_in_flight`` steps plus the
+        clock slack, which the acquire's condition enforces).
         """
         self._table = table
-        self._pk = rate_limit_pk(realm_id)
+        pk = rate_limit_pk(realm_id)
+        self._key = {"pk": pk, "sk": BUDGET_SK}
         self._max_in_flight = max_in_flight
         self._shape = BucketShape.for_budget(per_minute, window_seconds)
         self._lease_us = int(lease_seconds * MICRO)
+        self._longest_sleep_us = self._shape.longest_sleep_us(max_in_flight) + CLOCK_SLACK_US
         self._max_wait = max_wait_seconds
         self._clock = clock
         self._sleep = sleep
+        self._realm = _realm_in_process(table.name, pk, max_in_flight)
 
     @contextmanager
     def acquire(self) -> Iterator[None]:
         deadline = time.monotonic() + self._max_wait
-        gate = _process_gate(self._table.name, self._pk, self._max_in_flight)
-        if not gate.acquire(timeout=self._max_wait):
+        if not self._realm.gate.acquire(timeout=self._max_wait):
             raise self._throttled("request slot")
         try:
-            slot, owner = self._take_slot(deadline)
+            lease, send_at_us = self._take(deadline)
             try:
-                self._take_token(deadline)
+                pause_us = send_at_us - self._now_us()
+                if pause_us > 0:  # the rate step was taken on credit: wait until it is paid back
+                    self._sleep(pause_us / MICRO)
                 yield
             finally:
-                self._release(slot, owner)
+                self._release(lease)
         finally:
-            gate.release()
+            self._realm.gate.release()
 
     def _now_us(self) -> int:
         return int(self._clock() * MICRO)
 
-    def _throttled(self, what: str) -> QboThrottled:
+    def _throttled(self, what: str, retry_after_seconds: float | None = None) -> QboThrottled:
         return QboThrottled(
-            status=None, code=None, message=f"no QBO {what} free for this realm within {self._max_wait:g} s"
+            status=None,
+            code=None,
+            message=f"no QBO {what} free for this realm within {self._max_wait:g} s",
+            retry_after_seconds=retry_after_seconds,
         )
 
-    def _wait(self, seconds: float, deadline: float, what: str) -> None:
-        if time.monotonic() + seconds > deadline:
-            raise self._throttled(what)
-        self._sleep(seconds)
-
-    # ------------------------------------------------------------------ slots
-
-    def _take_slot(self, deadline: float) -> tuple[str, str]:
-        owner = uuid.uuid4().hex
+    def _take(self, deadline: float) -> tuple[str, int]:
+        """Take a lease and a rate step in one conditional write; returns (lease id, send time)."""
+        lease = uuid.uuid4().hex[:16]
+        state, fresh = self._realm.last_seen(), False
+        if state is None:  # this process's first request for the realm
+            state, fresh = self._read(), True
         poll = _POLL_FIRST_SECONDS
         while True:
-            for slot in self._free_slots():
-                if self._put_slot(slot, owner):
-                    return slot, owner
-            self._wait(_jitter.uniform(poll / 2, poll), deadline, "request slot")
-            poll = min(_POLL_MAX_SECONDS, poll * 2)
-
-    def _free_slots(self) -> list[str]:
-        now_us = self._now_us()
-        held = self._table.query(
-            KeyConditionExpression=Key("pk").eq(self._pk) & Key("sk").begins_with(SLOT_PREFIX),
-            ConsistentRead=True,
-        ).get("Items", [])
-        busy = {item["sk"] for item in held if as_int(item["lease_until_us"]) > now_us}
-        free = [f"{SLOT_PREFIX}{n}" for n in range(self._max_in_flight)]
-        free = [slot for slot in free if slot not in busy]
-        _jitter.shuffle(free)  # callers that read the same free list spread over it
-        return free
-
-    def _put_slot(self, slot: str, owner: str) -> bool:
-        now_us = self._now_us()
-        lease_until_us = now_us + self._lease_us
-        try:
-            self._table.put_item(
-                Item={
-                    "pk": self._pk,
-                    "sk": slot,
-                    "owner": owner,
-                    "lease_until_us": lease_until_us,
-                    "expires_at": lease_until_us // MICRO + _SLOT_TTL_SECONDS,
-                },
-                ConditionExpression="attribute_not_exists(pk) OR lease_until_us <= :now",
-                ExpressionAttributeValues={":now": now_us},
-            )
-        except ClientError as error:
-            if condition_failed(error):
-                return False
-            raise
-        return True
-
-    def _release(self, slot: str, owner: str) -> None:
-        try:
-            self._table.delete_item(
-                Key={"pk": self._pk, "sk": slot},
-                ConditionExpression="#owner = :owner",
-                ExpressionAttributeNames={"#owner": "owner"},
-                ExpressionAttributeValues={":owner": owner},
-            )
-        except ClientError as error:
-            if not condition_failed(error):  # our lease ran out and the slot is someone else's now
-                raise
-
-    # ------------------------------------------------------------------ bucket
-
-    def _take_token(self, deadline: float) -> None:
-        """Take one token (possibly on credit) and sleep until it has been refilled."""
-        while True:
+            left_us = int((deadline - time.monotonic()) * MICRO)
+            if left_us <= 0:
+                raise self._throttled("request slot")  # lost every race until the deadline
             now_us = self._now_us()
-            item = self._table.get_item(Key={"pk": self._pk, "sk": BUCKET_SK}, ConsistentRead=True)
-            stored = item.get("Item")
-            if stored is None:
-                balance, version = self._shape.capacity * MICRO, None
-            else:
-                updated_us = as_int(stored["updated_us"])
-                balance = self._shape.refilled(as_int(stored["tokens"]), now_us - updated_us)
-                version = as_int(stored["version"])
-                now_us = max(now_us, updated_us)  # a peer whose clock runs ahead must not refill us twice
-            balance -= MICRO
-            wait = self._shape.wait_seconds(balance)
-            if time.monotonic() + wait > deadline:
-                raise self._throttled("request budget")  # before promising a token we would not use
-            if self._put_bucket(balance, now_us, version):
-                if wait:
-                    self._sleep(wait)
-                return
+            max_sleep_us = min(self._longest_sleep_us, left_us)
+            plan = plan_take(self._shape, state, now_us, self._max_in_flight, max_sleep_us)
+            if isinstance(plan, RateSpent):  # a stale state only understates the TAT: no read needed
+                raise self._throttled("request budget", (plan.available_at_us - now_us) / MICRO)
+            if isinstance(plan, Take):
+                won, state = self._write(plan, state, lease, now_us, now_us + max_sleep_us + self._lease_us)
+                if won:
+                    return lease, self._shape.send_at(state.tat_us)
+                fresh = True  # someone else wrote first: plan again on what they left
+                continue
+            if fresh:  # every lease live right now: give holders time to finish
+                delay = _jitter.uniform(poll / 2, poll)
+                if time.monotonic() + delay > deadline:
+                    raise self._throttled("request slot")
+                self._sleep(delay)
+                poll = min(_POLL_MAX_SECONDS, poll * 2)
+            state, fresh = self._read(), True
 
-    def _put_bucket(self, balance: int, now_us: int, version: int | None) -> bool:
-        condition: dict[str, Any] = (
-            {"ConditionExpression": "attribute_not_exists(pk)"}
-            if version is None
-            else {
-                "ConditionExpression": "version = :version",
-                "ExpressionAttributeValues": {":version": version},
-            }
-        )
+    def _read(self) -> BudgetState:
+        state = BudgetState.of_item(self._table.get_item(Key=self._key, ConsistentRead=True).get("Item"))
+        self._realm.saw(state)
+        return state
+
+    def _write(
+        self, plan: Take, state: BudgetState, lease: str, now_us: int, lease_until_us: int
+    ) -> tuple[bool, BudgetState]:
+        """The acquire's one conditional UpdateItem; returns (won, the item as it is now)."""
         try:
-            self._table.put_item(
-                Item={
-                    "pk": self._pk,
-                    "sk": BUCKET_SK,
-                    "tokens": balance,
-                    "updated_us": now_us,
-                    "version": (version or 0) + 1,
-                },
-                **condition,
-            )
+            reply = self._table.update_item(**self._take_request(plan, state, lease, now_us, lease_until_us))
         except ClientError as error:
-            if condition_failed(error):
-                return False
-            raise
-        return True
+            if not condition_failed(error):
+                raise
+            old: Mapping[str, Any] | None = error.response.get("Item")  # type: ignore[assignment]
+            now = BudgetState.of_item(_deserializer.deserialize({"M": old}) if old else None)  # wire format
+            self._realm.saw(now)
+            return False, now
+        now = BudgetState.of_item(reply["Attributes"])
+        self._realm.saw(now)
+        return True, now
+
+    def _take_request(
+        self, plan: Take, state: BudgetState, lease: str, now_us: int, lease_until_us: int
+    ) -> UpdateItemInputTableUpdateItemTypeDef:
+        request: UpdateItemInputTableUpdateItemTypeDef = {
+            "Key": self._key,
+            "ReturnValues": "ALL_NEW",
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        if not state.stored:
+            request["UpdateExpression"] = "SET tat_us = :tat, leases = :leases ADD version :one"
+            request["ConditionExpression"] = "attribute_not_exists(leases)"
+            request["ExpressionAttributeValues"] = {
+                ":tat": self._shape.taken(state.tat_us, now_us),
+                ":leases": {lease: lease_until_us},
+                ":one": 1,
+            }
+            return request
+        names = {"#lease": lease}
+        values: dict[str, Any] = {":until": lease_until_us, ":now": now_us, ":one": 1}
+        values[":room"] = self._max_in_flight + len(plan.expired)
+        sets = ["leases.#lease = :until"]
+        conditions = ["size(leases) < :room"]
+        if plan.restart_tat_us is not None:
+            sets.append("tat_us = :tat")
+            conditions.append("tat_us < :now")
+            values[":tat"] = plan.restart_tat_us
+        else:
+            sets.append("tat_us = tat_us + :step")
+            conditions.append("tat_us BETWEEN :now AND :latest")
+            values |= {":step": self._shape.interval_us, ":latest": plan.latest_tat_us}
+        removes = []
+        for number, expired in enumerate(plan.expired):  # they count in size(leases) until gone
+            names[f"#x{number}"] = expired
+            removes.append(f"leases.#x{number}")
+            conditions.append(f"attribute_exists(leases.#x{number})")
+        update = f"SET {', '.join(sets)}" + (f" REMOVE {', '.join(removes)}" if removes else "")
+        request["UpdateExpression"] = f"{update} ADD version :one"
+        request["ConditionExpression"] = " AND ".join(conditions)
+        request["ExpressionAttributeNames"] = names
+        request["ExpressionAttributeValues"] = values
+        return request
+
+    def _release(self, lease: str) -> None:
+        """Remove our lease: unconditional, as the id is ours alone (already gone if it expired)."""
+        try:
+            reply = self._table.update_item(
+                Key=self._key,
+                UpdateExpression="REMOVE leases.#lease ADD version :one",
+                ExpressionAttributeNames={"#lease": lease},
+                ExpressionAttributeValues={":one": 1},
+                ReturnValues="ALL_NEW",
+            )
+        except (BotoCoreError, ClientError) as error:
+            # The request is done; failing it now would only redo it. The lease expires on its own.
+            logger.warning("QBO budget lease not released", extra={"error": type(error).__name__})
+            return
+        self._realm.saw(BudgetState.of_item(reply["Attributes"]))
