@@ -27,6 +27,7 @@ from local.runner import LambdaRunner
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = REPO_ROOT / "template.yaml"
 LOG_DIR = REPO_ROOT / "artifacts" / "logs"
+OPERATOR_ENV_FILE = REPO_ROOT / "artifacts" / "operator.env"
 LOCAL_PARAMETERS = {"Stage": "local"}
 _SERVED_BY_THE_RUNNER = {
     "AWS::Serverless::Function",
@@ -88,6 +89,8 @@ class LocalStack:
         self._started: list[Component | LocalAws | LambdaRunner] = []
         self._provisioned: Provisioned | None = None
         self._runner: LambdaRunner | None = None
+        # What every function's environment adds to the template's (resolved at start).
+        self.function_overrides: dict[str, str] = {}
 
     @property
     def provisioned(self) -> Provisioned:
@@ -118,10 +121,11 @@ class LocalStack:
             self._provisioned = self.aws.provision(
                 self.template_path, self._resolve(self._parameters), self._resolve(self._secrets)
             )
+            self.function_overrides = self._resolve(self._env_overrides)
             self._runner = LambdaRunner(
                 self.template_path,
                 self._provisioned,
-                self._resolve(self._env_overrides),
+                self.function_overrides,
                 http_port=self._http_port,
                 schedule_speed=self._schedule_speed,
                 verbose=self._verbose,
@@ -264,6 +268,17 @@ def _admin_links(stack: LocalStack) -> str:
     )
 
 
+def _operator_hint(stack: LocalStack) -> str:
+    """Writes the operator CLI's environment for this stack to a file a shell sources."""
+    from local.operator import write_operator_env_file  # noqa: PLC0415
+
+    write_operator_env_file(stack, OPERATOR_ENV_FILE)
+    return (
+        "Operator CLI against this stack, from another shell:\n"
+        f"  source {OPERATOR_ENV_FILE.relative_to(REPO_ROOT)} && .venv/bin/onedesk-qbo status\n"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Run the local stack until Ctrl-C.")
     parser.add_argument("--http-port", type=int, default=3000, help="HTTP API port (0: any free port)")
@@ -295,6 +310,7 @@ def main(argv: list[str] | None = None) -> None:
     with stack:
         print(stack.describe())
         print(_admin_links(stack))
+        print(_operator_hint(stack))
         print("Local stack is up; Ctrl-C stops it.", flush=True)
         stop_requested.wait()
         print("Stopping...", flush=True)

@@ -152,6 +152,31 @@ def test_audit_log_is_newest_first(table_and_key: tuple[str, str]) -> None:
     assert [r.reason for r in log.recent("t-audit", limit=2)] == ["#2", "#1"]
 
 
+def test_an_invoices_audit_history_is_oldest_first_and_its_own(table_and_key: tuple[str, str]) -> None:
+    log = DynamoAuditLog(dynamodb_table(table_and_key[0]))
+    for minute, tenant, invoice in [
+        (2, "t-h", "inv-1"),
+        (0, "t-h", "inv-1"),
+        (1, "t-h", "inv-2"),
+        (3, "t-other", "inv-1"),
+        (4, "t-h", None),
+        (5, "t-h", "inv-1"),
+    ]:
+        log.record(
+            AuditRecord(
+                tenant_id=tenant,
+                at=NOW + timedelta(minutes=minute),
+                action="copy",
+                outcome=Outcome.DONE,
+                invoice_id=invoice,
+                reason=f"#{minute}",
+            )
+        )
+    assert [r.reason for r in log.invoice_history("t-h", "inv-1")] == ["#0", "#2", "#5"]
+    assert [r.reason for r in log.invoice_history("t-h", "inv-2")] == ["#1"]
+    assert log.invoice_history("t-h", "inv-3") == []
+
+
 def test_parked_work_keeps_one_command_per_invoice_and_action(table_and_key: tuple[str, str]) -> None:
     parked = DynamoParkedWork(dynamodb_table(table_and_key[0]))
     command = InvoiceCommand(
