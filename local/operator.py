@@ -26,8 +26,6 @@ from local.runner.runner import lambda_environment
 from local.stack import LocalStack
 from onedesk_qbo.tenants import register_tenant
 
-__all__ = ["register_tenant"]  # the operator CLI's, re-exported for the demo and the tests
-
 # The function whose environment the operator borrows: it names the table, the key and the endpoints.
 _OPERATOR_FUNCTION = "CopyInvoiceFunction"
 # Only a consuming function's own: the operator reaches each queue's DLQ through the queue.

@@ -254,7 +254,8 @@ def _admin_links(stack: LocalStack) -> str:
     """A OneDesk account on the Premium plan, registered as a tenant, and the signed links OneDesk's
     Administration > Financials page would open for it (valid 24 h)."""
     from local.controls import OneDeskControl  # noqa: PLC0415 - the product's code only once the stack is up
-    from local.operator import register_tenant, signed_link, use_product_environment  # noqa: PLC0415
+    from local.operator import signed_link, use_product_environment  # noqa: PLC0415
+    from onedesk_qbo.tenants import register_tenant  # noqa: PLC0415
 
     use_product_environment(stack)
     account = OneDeskControl.new_account(stack.components["onedesk"].control_url, "Acme Consulting")  # type: ignore[attr-defined]

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from local.controls import OneDeskControl
-from local.operator import operator_environment, register_tenant
+from local.operator import operator_environment
 from local.stack import LocalStack
+from onedesk_qbo.tenants import register_tenant
 from qbo_sync.adapters.queues.sqs import SqsFifoQueue
 from qbo_sync.domain.commands import InvoiceAction, InvoiceCommand, command_group_id
 from tests.e2e.conftest import World, sqs, wait_for
