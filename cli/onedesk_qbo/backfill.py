@@ -220,12 +220,12 @@ def run(args: argparse.Namespace) -> int:
     rate = requests_per_second(wiring.settings(), args.budget_share)
     total_requests = sum(estimated_requests(p.invoice, args.requests_per_invoice) for p in plan.pending)
     origin = f"resuming from {when(plan.start)}" if plan.resumed else f"since {when(plan.start)}"
-    duration = timedelta(seconds=round(total_requests / rate))
+    burst = ENQUEUE_BATCH * args.requests_per_invoice  # one batch of never-copied invoices at once
+    duration = timedelta(seconds=round(max(0, total_requests - burst) / rate))
     err.print(
         f"tenant {tenant.tenant_id}: {len(plan.pending)} Open invoices to copy ({origin}), at most "
         f"{rate * 60:.0f} QBO requests/min (about {duration} to enqueue)"
     )
-    pacer = Pacer(rate, burst=ENQUEUE_BATCH * args.requests_per_invoice)
     with Progress(
         TextColumn("enqueuing copies"),
         BarColumn(),
@@ -240,7 +240,7 @@ def run(args: argparse.Namespace) -> int:
             plan,
             wiring.tenant_store(),
             wiring.invoice_command_queue(),
-            pacer,
+            Pacer(rate, burst),
             requests_per_invoice=args.requests_per_invoice,
             on_batch=lambda count: progress.advance(task, count),
         )

@@ -12,6 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from onedesk_qbo import audit, backfill, replay, status, tenants
 from onedesk_qbo.config import ConfigError, configure
 from onedesk_qbo.console import err
+from onedesk_qbo.queues import NoDeadLetterQueue
 from qbo_sync.config import MissingSetting
 
 # The subcommands, in the order `--help` lists them.
@@ -44,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, MissingSetting) as missing:
         err.print(f"not configured: {missing} (use --stack NAME, or the environment: see README, Operating)")
         return EXIT_USAGE
+    except NoDeadLetterQueue as missing:
+        err.print(str(missing))
+        return EXIT_FAILED
     except (BotoCoreError, ClientError) as error:
         err.print(f"AWS: {error}")
         return EXIT_FAILED

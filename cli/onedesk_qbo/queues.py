@@ -104,6 +104,10 @@ def summarize(spec: QueueSpec, body: str) -> MessageSummary:
     )
 
 
+class NoDeadLetterQueue(LookupError):
+    pass
+
+
 @dataclass(frozen=True)
 class QueueDepth:
     visible: int
@@ -120,7 +124,9 @@ class DeadLetter:
     error_reason: str | None  # set when a function rejected the message as malformed
 
 
-_MAX_RECEIVE = 10  # SQS's limit per ReceiveMessage
+# SQS's limit per ReceiveMessage, and what a FIFO queue hands out of one message group until those are
+# deleted or visible again.
+MAX_RECEIVE = 10
 
 
 class QueueAdmin:
@@ -143,7 +149,7 @@ class QueueAdmin:
             "Attributes"
         ]
         if "RedrivePolicy" not in attributes:
-            raise LookupError(f"{url} has no dead-letter queue")
+            raise NoDeadLetterQueue(f"{url} has no dead-letter queue (RedrivePolicy)")
         # arn:aws:sqs:<region>:<account>:<name>
         *_, account, name = json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"].split(":")
         return self._client.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
@@ -155,7 +161,7 @@ class QueueAdmin:
         while len(held) < limit:
             response = self._client.receive_message(
                 QueueUrl=url,
-                MaxNumberOfMessages=min(_MAX_RECEIVE, limit - len(held)),
+                MaxNumberOfMessages=min(MAX_RECEIVE, limit - len(held)),
                 VisibilityTimeout=seconds,
                 WaitTimeSeconds=1,
                 MessageSystemAttributeNames=["ApproximateReceiveCount", "MessageGroupId"],

@@ -13,11 +13,20 @@ from __future__ import annotations
 import argparse
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict
 
 from onedesk_qbo.console import Column, confirm, err, out, print_json, table, text
-from onedesk_qbo.queues import QUEUES, DeadLetter, MessageSummary, QueueAdmin, QueueSpec, summarize
+from onedesk_qbo.queues import (
+    MAX_RECEIVE,
+    QUEUES,
+    DeadLetter,
+    MessageSummary,
+    QueueAdmin,
+    QueueSpec,
+    summarize,
+)
 from qbo_sync import wiring
 from qbo_sync.adapters.aws import sqs_client
 from qbo_sync.adapters.queues.sqs import SqsFifoQueue
@@ -133,4 +142,6 @@ def run(args: argparse.Namespace) -> int:
     finally:
         admin.release(dlq_url, pending)
     err.print(f"moved {_messages(moved)} back onto {spec.name}")
+    if max(Counter(letter.group_id for letter in held).values()) >= MAX_RECEIVE:
+        err.print("a FIFO queue hands out ten messages of a message group at a time: run it again for more")
     return 0

@@ -151,7 +151,8 @@ def test_backfill_copies_the_open_invoices_and_resumes_from_its_cursor(us_world:
     for invoice in opened:
         wait_for(lambda invoice=invoice: _outcomes(world, invoice["id"]).count("unchanged"), what="re-copied")
     assert len(world.qbo.entities("Invoice")) == 3
-    assert world.qbo.data_requests(before) == []
+    # Reads may come from the payment sync the QBO webhooks of the first copies trigger; no writes.
+    assert [r["path"] for r in world.qbo.data_requests(before) if r["method"] != "GET"] == []
 
 
 def _outcomes(world: World, invoice_id: str) -> list[str]:
