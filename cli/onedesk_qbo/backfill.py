@@ -155,6 +155,13 @@ def parse_since(value: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _positive_count(value: str) -> int:
+    count = int(value)
+    if count < 1:
+        raise argparse.ArgumentTypeError("at least 1")
+    return count
+
+
 def _positive_share(value: str) -> float:
     share = float(value)
     if not 0 < share <= 1:
@@ -179,7 +186,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument("--restart", action="store_true", help="ignore the stored cursor of this --since")
     parser.add_argument(
         "--requests-per-invoice",
-        type=int,
+        type=_positive_count,
         default=DEFAULT_REQUESTS_PER_INVOICE,
         help="QBO requests a never-copied invoice is assumed to cost (default: %(default)s)",
     )

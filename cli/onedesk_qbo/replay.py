@@ -91,7 +91,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="examine at most this many dead letters (default: %(default)s)",
     )
     parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    parser.add_argument("--json", action="store_true", help="print the preview and the result as JSON")
+    parser.add_argument("--json", action="store_true", help="print the preview as JSON")
     parser.set_defaults(run=run)
 
 
@@ -117,8 +117,10 @@ def run(args: argparse.Namespace) -> int:
     held_at = time.monotonic()
     held = admin.hold(dlq_url, args.limit, HOLD_SECONDS)
     rows = [(letter, summarize(spec, letter.body)) for letter in held]
-    chosen = [row for row in rows if owner is None or row[1].owner == owner]
-    admin.release(dlq_url, [letter for letter, summary in rows if (letter, summary) not in chosen])
+    chosen = [(letter, summary) for letter, summary in rows if owner is None or summary.owner == owner]
+    admin.release(
+        dlq_url, [letter for letter, summary in rows if owner is not None and summary.owner != owner]
+    )
     letters = [letter for letter, _ in chosen]
     pending = list(letters)
     try:
