@@ -24,13 +24,16 @@ help:
 	@echo "make build  - sam build, then compile .pyc into the artifact"
 	@echo "make deploy - make build, then sam deploy --guided"
 
-$(VENV)/.stamp: requirements-dev.txt shared/requirements.txt
+$(VENV)/.stamp: requirements-dev.txt shared/requirements.txt cli/requirements.txt pyproject.toml
 	rm -rf $(VENV)
 	$(PY_BIN) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -r requirements-dev.txt 2>&1 | { grep -v "is ignored" || true; }
 	# shared/ is the Lambda layer: the venv sees it the way a function does (import qbo_sync).
 	echo "$(CURDIR)/shared" > "$$($(VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/qbo_sync_layer.pth"
+	# The operator CLI as an operator installs it (the onedesk-qbo console script), editable; its
+	# dependencies are already pinned above. (setuptools warns that an editable install is editable.)
+	PYTHONWARNINGS=ignore $(VENV)/bin/pip install --quiet --no-deps -e . 2>&1 | { grep -v "is ignored" || true; }
 	touch $@
 
 $(VENV_SAM)/.stamp: requirements-sam.txt
@@ -44,7 +47,7 @@ lint: $(VENV)/.stamp
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(VENV)/.stamp
-	$(VENV)/bin/mypy --strict shared functions
+	$(VENV)/bin/mypy --strict shared functions cli
 
 validate: $(VENV_SAM)/.stamp
 	$(SAM) validate --lint

@@ -1,6 +1,7 @@
-"""The people around the product, on the local stack: the operator who registers a tenant, OneDesk which
-signs links and command requests, and the admin whose browser connects the tenant to a QBO company
-through the product's real pages and the emulator's consent page. Used by the demo and the e2e tests.
+"""The people around the product, on the local stack: the operator (with the operator CLI's own
+functions, pointed at the stack), OneDesk which signs links and command requests, and the admin whose
+browser connects the tenant to a QBO company through the product's real pages and the emulator's consent
+page. Used by the demo, `make dev` and the e2e tests.
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ import html
 import json
 import os
 import re
-import secrets
+import shlex
 import time
 import uuid
 from dataclasses import dataclass
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urljoin
 
@@ -22,18 +24,47 @@ import requests
 from local.controls import OneDeskControl, QboControl
 from local.runner.runner import lambda_environment
 from local.stack import LocalStack
+from onedesk_qbo.tenants import register_tenant
 
-# The function whose environment the operator borrows: it names the table, the key and the queues.
+# The function whose environment the operator borrows: it names the table, the key and the endpoints.
 _OPERATOR_FUNCTION = "CopyInvoiceFunction"
+# Only a consuming function's own: the operator reaches each queue's DLQ through the queue.
+_FUNCTION_ONLY_SETTINGS = {"DEAD_LETTER_QUEUE_URL"}
+
+
+def operator_environment(stack: LocalStack) -> dict[str, str]:
+    """What the operator CLI needs to act on the stack: the local AWS endpoint and credentials, the
+    product's settings as the functions see them (emulator endpoints included), and every queue."""
+    from qbo_sync.config import Settings  # noqa: PLC0415
+
+    spec = stack.runner.functions[_OPERATOR_FUNCTION]
+    environment = lambda_environment(spec, stack.provisioned, stack.function_overrides)
+    settings = {name.upper() for name in Settings.model_fields} - _FUNCTION_ONLY_SETTINGS
+    return {
+        **stack.provisioned.environment(),
+        **{name: value for name, value in environment.items() if name in settings},
+        "INVOICE_COMMANDS_QUEUE_URL": stack.provisioned.ref("InvoiceCommandsQueue"),
+        "INVOICE_DELIVERIES_QUEUE_URL": stack.provisioned.ref("InvoiceDeliveriesQueue"),
+        "QBO_CHANGES_QUEUE_URL": stack.provisioned.ref("QboChangesQueue"),
+    }
+
+
+def write_operator_env_file(stack: LocalStack, path: Path) -> None:
+    """``operator_environment`` as a file a shell can source before running ``onedesk-qbo``."""
+    lines = [
+        f"export {name}={shlex.quote(value)}" for name, value in sorted(operator_environment(stack).items())
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "# The local stack for the operator CLI: source this file, then run onedesk-qbo.\n"
+        + "\n".join(lines)
+        + "\n"
+    )
 
 
 def use_product_environment(stack: LocalStack) -> None:
-    """Point this process's product code (qbo_sync) at the stack, as the functions are pointed."""
-    spec = stack.runner.functions[_OPERATOR_FUNCTION]
-    environment = lambda_environment(spec, stack.provisioned, {})
-    wanted = {"APP_TABLE_NAME", "KMS_KEY_ID", "STAGE", *stack.provisioned.environment()}
-    os.environ.update({name: value for name, value in environment.items() if name in wanted})
-    os.environ["INVOICE_COMMANDS_QUEUE_URL"] = stack.provisioned.ref("InvoiceCommandsQueue")
+    """Point this process's product code (qbo_sync) at the stack, as the operator CLI is pointed."""
+    os.environ.update(operator_environment(stack))
     _clear_product_caches()
 
 
@@ -45,21 +76,6 @@ def _clear_product_caches() -> None:
         for value in vars(module).values():
             if hasattr(value, "cache_clear"):
                 value.cache_clear()
-
-
-def register_tenant(name: str, onedesk_api_key: str, tenant_id: str | None = None) -> Any:
-    """Store a tenant (OneDesk key and shared secret sealed with KMS); returns the product's Tenant."""
-    from qbo_sync import wiring  # noqa: PLC0415
-    from qbo_sync.domain.tenant import Tenant  # noqa: PLC0415
-
-    tenant = Tenant(
-        tenant_id=tenant_id or f"t-{uuid.uuid4().hex[:10]}",
-        name=name,
-        onedesk_api_key=onedesk_api_key,  # type: ignore[arg-type]  # pydantic makes it a SecretStr
-        shared_secret=secrets.token_urlsafe(32),  # type: ignore[arg-type]
-    )
-    wiring.tenant_store().save_tenant(tenant)
-    return tenant
 
 
 def signed_link(base_url: str, tenant: Any, path: str = "/qbo/settings", lifetime_seconds: int = 3600) -> str:
@@ -216,25 +232,3 @@ def connect_new_tenant(
     }
     admin.save_settings(**settings)
     return ConnectedTenant(tenant, qbo, onedesk, admin, settings)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """`python -m local.operator register-tenant --name N --onedesk-api-key K`: registers a tenant in
-    whatever the environment points at (APP_TABLE_NAME, KMS_KEY_ID, and AWS_ENDPOINT_URL for moto) and
-    prints the shared secret OneDesk must sign its links and commands with."""
-    import argparse  # noqa: PLC0415
-
-    parser = argparse.ArgumentParser(prog="python -m local.operator")
-    commands = parser.add_subparsers(dest="command", required=True)
-    register = commands.add_parser("register-tenant", help="register a OneDesk account as a tenant")
-    register.add_argument("--name", required=True)
-    register.add_argument("--onedesk-api-key", required=True)
-    register.add_argument("--tenant-id")
-    args = parser.parse_args(argv)
-    tenant = register_tenant(args.name, args.onedesk_api_key, args.tenant_id)
-    print(f"tenant {tenant.tenant_id} registered")
-    print(f"shared secret (give it to OneDesk, shown once): {tenant.shared_secret.get_secret_value()}")
-
-
-if __name__ == "__main__":
-    main()

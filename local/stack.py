@@ -27,6 +27,7 @@ from local.runner import LambdaRunner
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = REPO_ROOT / "template.yaml"
 LOG_DIR = REPO_ROOT / "artifacts" / "logs"
+OPERATOR_ENV_FILE = REPO_ROOT / "artifacts" / "operator.env"
 LOCAL_PARAMETERS = {"Stage": "local"}
 _SERVED_BY_THE_RUNNER = {
     "AWS::Serverless::Function",
@@ -88,6 +89,8 @@ class LocalStack:
         self._started: list[Component | LocalAws | LambdaRunner] = []
         self._provisioned: Provisioned | None = None
         self._runner: LambdaRunner | None = None
+        # What every function's environment adds to the template's (resolved at start).
+        self.function_overrides: dict[str, str] = {}
 
     @property
     def provisioned(self) -> Provisioned:
@@ -118,10 +121,11 @@ class LocalStack:
             self._provisioned = self.aws.provision(
                 self.template_path, self._resolve(self._parameters), self._resolve(self._secrets)
             )
+            self.function_overrides = self._resolve(self._env_overrides)
             self._runner = LambdaRunner(
                 self.template_path,
                 self._provisioned,
-                self._resolve(self._env_overrides),
+                self.function_overrides,
                 http_port=self._http_port,
                 schedule_speed=self._schedule_speed,
                 verbose=self._verbose,
@@ -250,7 +254,8 @@ def _admin_links(stack: LocalStack) -> str:
     """A OneDesk account on the Premium plan, registered as a tenant, and the signed links OneDesk's
     Administration > Financials page would open for it (valid 24 h)."""
     from local.controls import OneDeskControl  # noqa: PLC0415 - the product's code only once the stack is up
-    from local.operator import register_tenant, signed_link, use_product_environment  # noqa: PLC0415
+    from local.operator import signed_link, use_product_environment  # noqa: PLC0415
+    from onedesk_qbo.tenants import register_tenant  # noqa: PLC0415
 
     use_product_environment(stack)
     account = OneDeskControl.new_account(stack.components["onedesk"].control_url, "Acme Consulting")  # type: ignore[attr-defined]
@@ -261,6 +266,17 @@ def _admin_links(stack: LocalStack) -> str:
         f"  connect:  {signed_link(stack.http_url, tenant, '/qbo/connect', day)}\n"
         f"  settings: {signed_link(stack.http_url, tenant, '/qbo/settings', day)}\n"
         "The consent page is the QBO emulator's: pick a company and click Authorize.\n"
+    )
+
+
+def _operator_hint(stack: LocalStack) -> str:
+    """Writes the operator CLI's environment for this stack to a file a shell sources."""
+    from local.operator import write_operator_env_file  # noqa: PLC0415
+
+    write_operator_env_file(stack, OPERATOR_ENV_FILE)
+    return (
+        "Operator CLI against this stack, from another shell:\n"
+        f"  source {OPERATOR_ENV_FILE.relative_to(REPO_ROOT)} && .venv/bin/onedesk-qbo status\n"
     )
 
 
@@ -295,6 +311,7 @@ def main(argv: list[str] | None = None) -> None:
     with stack:
         print(stack.describe())
         print(_admin_links(stack))
+        print(_operator_hint(stack))
         print("Local stack is up; Ctrl-C stops it.", flush=True)
         stop_requested.wait()
         print("Stopping...", flush=True)

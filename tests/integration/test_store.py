@@ -152,6 +152,31 @@ def test_audit_log_is_newest_first(table_and_key: tuple[str, str]) -> None:
     assert [r.reason for r in log.recent("t-audit", limit=2)] == ["#2", "#1"]
 
 
+def test_an_invoices_audit_history_is_oldest_first_and_its_own(table_and_key: tuple[str, str]) -> None:
+    log = DynamoAuditLog(dynamodb_table(table_and_key[0]))
+    for minute, tenant, invoice in [
+        (2, "t-h", "inv-1"),
+        (0, "t-h", "inv-1"),
+        (1, "t-h", "inv-2"),
+        (3, "t-other", "inv-1"),
+        (4, "t-h", None),
+        (5, "t-h", "inv-1"),
+    ]:
+        log.record(
+            AuditRecord(
+                tenant_id=tenant,
+                at=NOW + timedelta(minutes=minute),
+                action="copy",
+                outcome=Outcome.DONE,
+                invoice_id=invoice,
+                reason=f"#{minute}",
+            )
+        )
+    assert [r.reason for r in log.invoice_history("t-h", "inv-1")] == ["#0", "#2", "#5"]
+    assert [r.reason for r in log.invoice_history("t-h", "inv-2")] == ["#1"]
+    assert log.invoice_history("t-h", "inv-3") == []
+
+
 def test_parked_work_keeps_one_command_per_invoice_and_action(table_and_key: tuple[str, str]) -> None:
     parked = DynamoParkedWork(dynamodb_table(table_and_key[0]))
     command = InvoiceCommand(
@@ -171,9 +196,9 @@ def test_parked_work_keeps_one_command_per_invoice_and_action(table_and_key: tup
 
 
 def test_operator_cli_registers_a_tenant_with_sealed_secrets(
-    table_and_key: tuple[str, str], monkeypatch_module: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    table_and_key: tuple[str, str], monkeypatch_module: pytest.MonkeyPatch
 ) -> None:
-    from local import operator  # noqa: PLC0415
+    from onedesk_qbo.tenants import TenantExists, register_tenant  # noqa: PLC0415
     from qbo_sync import config, wiring  # noqa: PLC0415
 
     table_name, key_id = table_and_key
@@ -183,14 +208,17 @@ def test_operator_cli_registers_a_tenant_with_sealed_secrets(
     wiring.tenant_store.cache_clear()
     wiring.sealer.cache_clear()
 
-    operator.main(
-        ["register-tenant", "--name", "CLI Co", "--onedesk-api-key", "od-cli-key-987", "--tenant-id", "t-cli"]
-    )
+    registered = register_tenant("CLI Co", "od-cli-key-987", "t-cli")
 
-    secret = capsys.readouterr().out.rsplit(": ", 1)[1].strip()
+    secret = registered.shared_secret.get_secret_value()
     stored = DynamoTenantStore(dynamodb_table(table_name), KmsSealer(key_id, kms_client())).get_tenant(
         "t-cli"
     )
     assert stored is not None and stored.name == "CLI Co"
     assert stored.onedesk_api_key.get_secret_value() == "od-cli-key-987"
     assert stored.shared_secret.get_secret_value() == secret
+    raw = str(dynamodb_table(table_name).get_item(Key={"pk": "TENANT#t-cli", "sk": "TENANT"})["Item"])
+    assert "od-cli-key-987" not in raw and secret not in raw
+    with pytest.raises(TenantExists):
+        register_tenant("Someone Else", "od-other-key", "t-cli")
+    assert wiring.tenant_store().get_tenant("t-cli") == stored

@@ -446,6 +446,9 @@ class FakeAuditLog:
     def recent(self, tenant_id: str, limit: int = 20) -> list[AuditRecord]:
         return [r for r in reversed(self.records) if r.tenant_id == tenant_id][:limit]
 
+    def invoice_history(self, tenant_id: str, invoice_id: str) -> list[AuditRecord]:
+        return [r for r in self.records if r.tenant_id == tenant_id and r.invoice_id == invoice_id]
+
     def outcomes(self) -> list[tuple[str, str]]:
         """(action, outcome) in the order recorded."""
         return [(r.action, r.outcome.value) for r in self.records]

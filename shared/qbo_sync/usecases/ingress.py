@@ -3,7 +3,7 @@ outgoing webhooks, ONEDESK-FACTS B.2) and explicit, signed "Copy"/"Send" request
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
@@ -56,6 +56,16 @@ def command_for(
     )
 
 
+def latest_changes(invoices: Iterable[Invoice]) -> list[Invoice]:
+    """Each invoice once, in its latest listed version, oldest change first."""
+    latest: dict[str, Invoice] = {}
+    for invoice in invoices:
+        seen = latest.get(invoice.id)
+        if seen is None or invoice.modified_at > seen.modified_at:
+            latest[invoice.id] = invoice
+    return sorted(latest.values(), key=lambda i: i.modified_at)
+
+
 @dataclass(frozen=True)
 class PollResult:
     tenant_id: str
@@ -74,14 +84,9 @@ def poll_tenant(
     now = clock()
     watermark = tenants.get_watermark(tenant.tenant_id, WATERMARK)
     since = (watermark - POLL_OVERLAP) if watermark else now - FIRST_POLL_LOOKBACK
-    latest: dict[str, Invoice] = {}
-    for invoice in onedesk.list_invoices_modified_since(since):
-        seen = latest.get(invoice.id)
-        if seen is None or invoice.modified_at > seen.modified_at:
-            latest[invoice.id] = invoice  # dedupe by invoice id + modified time
-    # Oldest change first, ten at a time, the watermark following each batch: a poll cut short (timeout,
-    # crash) resumes where it stopped instead of starting over.
-    ordered = sorted(latest.values(), key=lambda i: i.modified_at)
+    ordered = latest_changes(onedesk.list_invoices_modified_since(since))
+    # Ten at a time, the watermark following each batch: a poll cut short (timeout, crash) resumes where
+    # it stopped instead of starting over.
     commands = 0
     newest = watermark
     for start in range(0, len(ordered), ENQUEUE_BATCH):
@@ -98,7 +103,7 @@ def poll_tenant(
     if newest is None:
         newest = since
         tenants.set_watermark(tenant.tenant_id, WATERMARK, newest)
-    return PollResult(tenant.tenant_id, len(latest), commands, newest)
+    return PollResult(tenant.tenant_id, len(ordered), commands, newest)
 
 
 class CommandRequest(BaseModel):

@@ -1,0 +1,1 @@
+"""onedesk-qbo: the operator's command line for the OneDesk ⇄ QuickBooks Online integration."""

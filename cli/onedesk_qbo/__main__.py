@@ -1,0 +1,3 @@
+from onedesk_qbo.main import entry
+
+entry()
