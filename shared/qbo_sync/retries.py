@@ -23,11 +23,11 @@ records of its group come back with it (a FIFO group is locked while any of its 
 from __future__ import annotations
 
 import random
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
@@ -78,6 +78,7 @@ _AWS_THROTTLING_CODES = frozenset(
         "PriorRequestNotComplete",
     }
 )
+_IDEMPOTENCY_ERRORS = "aws_lambda_powertools.utilities.idempotency.exceptions"
 _jitter = random.Random()  # noqa: S311 - spreads retries; not a security use
 
 
@@ -99,7 +100,7 @@ def _kind_of(error: BaseException) -> Failure | None:
         return Failure.WAITING_FOR_ADMIN  # a refused key, grant or app secret
     if isinstance(error, QboError | OneDeskError | UnknownTenant):
         return Failure.PERMANENT  # QBO refused the content, OneDesk's answer cannot be read, no tenant
-    if isinstance(error, IdempotencyAlreadyInProgressError):
+    if _is_instance(error, _IDEMPOTENCY_ERRORS, "IdempotencyAlreadyInProgressError"):
         return Failure.TRANSIENT  # another invocation holds the same send; it will finish or expire
     if isinstance(error, ClientError):
         if error.response.get("Error", {}).get("Code") in _AWS_THROTTLING_CODES:
@@ -109,6 +110,14 @@ def _kind_of(error: BaseException) -> Failure | None:
     if isinstance(error, BotocoreConnectionError | HTTPClientError):
         return Failure.TRANSIENT
     return None
+
+
+def _is_instance(error: BaseException, module: str, name: str) -> bool:
+    """``isinstance`` against a class of a module only if this function has loaded that module: it cannot
+    have raised the module's errors otherwise, and importing it just to check would cost every cold
+    start (Powertools' idempotency package loads boto3, about 100 ms)."""
+    cls = getattr(sys.modules.get(module), name, None)
+    return isinstance(cls, type) and isinstance(error, cls)
 
 
 def _causes(error: BaseException) -> Iterator[BaseException]:
