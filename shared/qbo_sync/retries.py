@@ -10,7 +10,8 @@ OneDesk) and records them. Whatever still escapes a record handler is classified
   budget, OneDesk unavailable, AWS throttling or a network failure. Back within a minute at most, so
   copying resumes soon after a storm ends.
 * ``WAITING_FOR_ADMIN``: a QBO or OneDesk credential was refused; only a person can fix that, so the
-  record is retried slowly (every 7.5 to 15 minutes) instead of hammering a refusing service.
+  record is retried slowly (backing off from one minute to every 7.5 to 15 minutes) instead of
+  hammering a refusing service.
 * ``UNEXPECTED``: anything else, most likely a bug. Retried quickly (at most every 16 s) so that it
   spends the queue's receive count and reaches the dead-letter queue (and its alarm) in one to two
   hours instead of holding its group as long as a real outage is tolerated.
