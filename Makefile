@@ -20,7 +20,7 @@ help:
 	@echo "make demo   - start the local stack and run the product's story end to end"
 	@echo "make test   - ruff, mypy --strict, sam validate --lint, sam build, every test suite"
 	@echo "make dev    - keep the local stack up (prints its URLs); Ctrl-C stops it"
-	@echo "make bench  - benchmarks (cold starts, QBO client overhead, backlog throughput, webhook latency)"
+	@echo "make bench  - benchmarks (cold starts, QBO client overhead, backlog throughput, webhook latency, QBO storm recovery)"
 	@echo "make build  - sam build, then compile .pyc into the artifact"
 	@echo "make deploy - make build, then sam deploy --guided"
 

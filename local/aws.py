@@ -539,7 +539,9 @@ def _patch_moto_sqs() -> None:
        for visibility timeouts that expire on their own.
 
     Deletes also take the queue lock: moto rebuilds the message list on delete, and a concurrent
-    send appended to the old list was lost. And every FIFO message gets an increasing
+    send appended to the old list was lost. So do visibility changes (a consumer returning its failed
+    records early): moto edits the in-flight set a concurrent receive iterates over, and a message made
+    visible again must wake the long polls waiting on its queue. And every FIFO message gets an increasing
     SequenceNumber, as on AWS (moto gives random digits, and only with an explicit deduplication id).
     """
     from moto.core.utils import unix_time  # noqa: PLC0415 - only in the server process
@@ -606,6 +608,16 @@ def _patch_moto_sqs() -> None:
             original_delete(self, receipt_handle)
             self._messages_lock.notify_all()
 
+    original_change_visibility = models.SQSBackend.change_message_visibility
+
+    def change_message_visibility(
+        self: Any, queue_name: str, receipt_handle: str, visibility_timeout: int
+    ) -> None:
+        queue = self.get_queue(queue_name)
+        with queue._messages_lock:
+            original_change_visibility(self, queue_name, receipt_handle, visibility_timeout)
+            queue._messages_lock.notify_all()
+
     original_add = models.Queue.add_message
     sequence = itertools.count(time.time_ns())
     sequence_lock = threading.Lock()
@@ -618,6 +630,7 @@ def _patch_moto_sqs() -> None:
 
     models.SQSBackend.receive_message = receive_message  # type: ignore[method-assign]
     models.Queue.delete_message = delete_message  # type: ignore[method-assign]
+    models.SQSBackend.change_message_visibility = change_message_visibility  # type: ignore[method-assign]
     models.Queue.add_message = add_message  # type: ignore[method-assign]
 
 

@@ -131,3 +131,11 @@ class OneDeskControl:
 
     def record(self, invoice_id: str) -> dict[str, Any]:
         return dict(self.call("GET", f"/invoices/{invoice_id}"))
+
+    def delete(self, invoice_id: str) -> None:
+        self.call("DELETE", f"/invoices/{invoice_id}")
+
+    def requests_log(self) -> list[dict[str, Any]]:
+        """Every public API call this account made, oldest first."""
+        entries = self.call("GET", "/requests")["requests"]
+        return [entry for entry in entries if entry["accountId"] == self.account_id]

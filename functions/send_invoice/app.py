@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import (
@@ -17,13 +16,12 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from qbo_sync import wiring
+from qbo_sync.consumer import consume_fifo
 from qbo_sync.domain.commands import DeliveryCommand
-from qbo_sync.entrypoints import parse_or_reject, reject
+from qbo_sync.entrypoints import parse_or_reject
 from qbo_sync.observability import logger, metrics, trace
-from qbo_sync.usecases.invoice_commands import UnknownTenant
 from qbo_sync.usecases.send_invoice import Parked, handle_delivery
 
-processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 idempotency = IdempotencyConfig(
     event_key_jmespath="[tenant_id, invoice_id, request_id]",
     raise_on_no_idempotency_key=True,
@@ -52,9 +50,6 @@ def record_handler(record: SQSRecord) -> None:
         outcome = deliver(
             delivery=delivery, outcome_unknown=int(record.attributes.approximate_receive_count) > 1
         )
-    except UnknownTenant as unknown:
-        reject(record, str(unknown))
-        return
     except Parked:
         return
     logger.info("delivery handled", extra=outcome)
@@ -65,6 +60,4 @@ def record_handler(record: SQSRecord) -> None:
 @trace
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     idempotency.register_lambda_context(context)
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    return consume_fifo(event, context, record_handler)

@@ -5,18 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from qbo_sync import wiring
+from qbo_sync.consumer import consume_fifo
 from qbo_sync.domain.commands import QboChange
 from qbo_sync.entrypoints import parse_or_reject
 from qbo_sync.observability import logger, metrics, trace
 from qbo_sync.usecases.payments import apply_qbo_change
-
-processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 
 
 def record_handler(record: SQSRecord) -> None:
@@ -34,6 +32,4 @@ def record_handler(record: SQSRecord) -> None:
 @metrics.log_metrics
 @trace
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    return consume_fifo(event, context, record_handler)

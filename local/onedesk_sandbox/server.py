@@ -85,6 +85,7 @@ CONTROL_ROUTES = [
         "POST", "/invoices/{invoice_id}/status", lambda s, body, invoice_id: s.change_status(invoice_id, body)
     ),
     route("GET", "/invoices/{invoice_id}", lambda s, body, invoice_id: s.invoice_record(invoice_id)),
+    route("DELETE", "/invoices/{invoice_id}", lambda s, body, invoice_id: s.delete_invoice(invoice_id)),
     route("GET", "/requests", lambda s, body: s.requests()),
     route("PUT", "/clock", lambda s, body: s.set_clock(body)),
     route("POST", "/faults", lambda s, body: s.set_fault(body)),
@@ -163,6 +164,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self._handle()
 
     def do_PATCH(self) -> None:
+        self._handle()
+
+    def do_DELETE(self) -> None:
         self._handle()
 
     def log_message(self, format: str, *args: Any) -> None:

@@ -427,6 +427,12 @@ class SandboxState:
         invoice = self._invoice(invoice_id)
         return {**invoice.to_json(), "accountId": invoice.account_id}
 
+    def delete_invoice(self, invoice_id: str) -> JsonObject:
+        """A user deletes the invoice in OneDesk: from now on the public API answers 404 for it."""
+        invoice = self._invoice(invoice_id)
+        del self._invoices[invoice.id]
+        return {"deleted": invoice.id}
+
     def _invoice(self, invoice_id: str) -> Invoice:
         invoice = self._invoices.get(invoice_id)
         if invoice is None:

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     qbo_changes_queue_url: str | None = None
     # The consuming function's own DLQ: malformed messages go there at once, with the reason.
     dead_letter_queue_url: str | None = None
+    # The queue the consuming function reads: a failed record's visibility timeout is shortened there,
+    # so it comes back after its own retry delay rather than the queue's.
+    source_queue_url: str | None = None
     # Message groups per tenant on invoice-commands.fifo: at most this many copies run at once.
     command_shards: int = Field(default=8, ge=1)
 

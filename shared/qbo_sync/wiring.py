@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         InvoiceCommandQueue,
         QboChangeQueue,
         SqsFifoQueue,
+        SqsVisibility,
     )
     from qbo_sync.adapters.store.audit import DynamoAuditLog
     from qbo_sync.adapters.store.connect import DynamoOAuthStates, DynamoPendingConnections
@@ -132,6 +133,14 @@ def dead_letters() -> DeadLetters:
     from qbo_sync.adapters.queues.sqs import DeadLetters
 
     return DeadLetters(_queue("dead_letter_queue_url"))
+
+
+@lru_cache(maxsize=1)
+def source_queue_visibility() -> SqsVisibility:
+    from qbo_sync.adapters.aws import sqs_client
+    from qbo_sync.adapters.queues.sqs import SqsVisibility
+
+    return SqsVisibility(sqs_client(), settings().require("source_queue_url"))
 
 
 def onedesk_for(tenant: Tenant) -> OneDeskPort:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from local.aws import LocalAws
-from qbo_sync.adapters.queues.sqs import SqsFifoQueue
+from qbo_sync.adapters.queues.sqs import SqsFifoQueue, SqsVisibility
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
@@ -50,3 +50,58 @@ def test_the_same_deduplication_id_is_one_message(queue: tuple[SqsFifoQueue, Any
     fifo.publish_batch([("same", "group-b", "dedup-x"), ("same", "group-b", "dedup-x")])
     fifo.publish("same", group_id="group-b", deduplication_id="dedup-x")
     assert [m["Body"] for m in _drain(client, fifo.url)] == ["same"]
+
+
+def _receive(client: Any, url: str, wait_seconds: int, count: int = 1) -> list[dict[str, Any]]:
+    return client.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=count, WaitTimeSeconds=wait_seconds, AttributeNames=["All"]
+    ).get("Messages", [])
+
+
+def test_a_failed_message_comes_back_after_its_own_delay_first_in_its_group(
+    queue: tuple[SqsFifoQueue, Any],
+) -> None:
+    fifo, client = queue
+    _drain(client, fifo.url)
+    fifo.publish_batch([("first", "group-v", "v-1"), ("second", "group-v", "v-2")])
+    [first] = _receive(client, fifo.url, wait_seconds=0)  # in flight for the queue's 720 s
+    assert first["Body"] == "first"
+
+    refused = SqsVisibility(client, fifo.url).return_after([(first["ReceiptHandle"], 2)])
+
+    assert refused == []
+    assert _receive(client, fifo.url, wait_seconds=0) == []  # the group stays locked meanwhile
+    again = _receive(client, fifo.url, wait_seconds=20, count=10)  # long before 720 s
+    assert [m["Body"] for m in again] == ["first", "second"]  # FIFO order kept
+    assert again[0]["Attributes"]["ApproximateReceiveCount"] == "2"
+    for message in again:
+        client.delete_message(QueueUrl=fifo.url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def test_a_delay_of_zero_returns_the_message_at_once(queue: tuple[SqsFifoQueue, Any]) -> None:
+    fifo, client = queue
+    _drain(client, fifo.url)
+    fifo.publish("now", group_id="group-z", deduplication_id="z-1")
+    [message] = _receive(client, fifo.url, wait_seconds=0)
+
+    SqsVisibility(client, fifo.url).return_after([(message["ReceiptHandle"], 0)])
+
+    [again] = _receive(client, fifo.url, wait_seconds=5)
+    assert again["Body"] == "now"
+    client.delete_message(QueueUrl=fifo.url, ReceiptHandle=again["ReceiptHandle"])
+
+
+def test_more_than_ten_changes_and_a_refused_entry(queue: tuple[SqsFifoQueue, Any]) -> None:
+    fifo, client = queue
+    _drain(client, fifo.url)
+    fifo.publish_batch([(f"m{i}", f"group-{i}", f"many-{i}") for i in range(12)])
+    received = _receive(client, fifo.url, wait_seconds=0, count=10)
+    received += _receive(client, fifo.url, wait_seconds=0, count=10)
+    assert len(received) == 12
+
+    refused = SqsVisibility(client, fifo.url).return_after(
+        [(m["ReceiptHandle"], 0) for m in received] + [("not-a-receipt-handle", 0)]
+    )
+
+    assert len(refused) == 1 and refused[0].startswith("ReceiptHandleIsInvalid")
+    assert sorted(m["Body"] for m in _drain(client, fifo.url)) == sorted(f"m{i}" for i in range(12))

@@ -103,6 +103,7 @@ def test_provisioning_creates_what_moto_emulates_and_reports_the_rest(
     assert "LocalOnlyTopic" not in provisioned.resources  # its Condition is false
     assert set(provisioned.of_type("AWS::Serverless::Function")) == {
         "BatchFunction",
+        "RetryFunction",
         "CrashFunction",
         "SlowFunction",
         "EchoFunction",

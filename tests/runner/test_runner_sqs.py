@@ -108,6 +108,32 @@ def test_fifo_order_within_a_group_across_batches(
     assert queue_depth(sqs, provisioned.ref("WorkDlq")) == 0
 
 
+def test_a_shortened_visibility_brings_the_failed_group_back_in_order(
+    make_runner: RunnerFactory, provisioned: Provisioned, sqs: Any
+) -> None:
+    # RetryQueue's visibility timeout is 300 s; its consumer gives failed records 1 s instead.
+    _send_fifo(sqs, provisioned.ref("RetryQueue"), [("A", "flaky-A1"), ("A", "A2"), ("B", "B1")])
+    runner = make_runner()
+
+    wait_for(
+        lambda: "PROCESSED A A2 receive=2" in runner.logs("RetryFunction"),
+        timeout=30,
+        message="group A processed again, long before the queue's 300 s",
+    )
+
+    processed = lines_starting(runner, "RetryFunction", "PROCESSED")
+    assert processed == [
+        "PROCESSED B B1 receive=1",
+        "PROCESSED A flaky-A1 receive=2",  # the failed record first, then the rest of its group
+        "PROCESSED A A2 receive=2",
+    ]
+    assert lines_starting(runner, "RetryFunction", "FAILED") == [
+        "FAILED A flaky-A1 receive=1",
+        "FAILED A A2 receive=1",
+    ]
+    wait_for(lambda: queue_depth(sqs, provisioned.ref("RetryQueue")) == 0, message="an empty queue")
+
+
 def test_a_raising_handler_retries_then_dead_letters_with_the_error_logged(
     make_runner: RunnerFactory, provisioned: Provisioned, sqs: Any
 ) -> None:

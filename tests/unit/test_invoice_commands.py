@@ -12,7 +12,7 @@ from qbo_sync.domain.commands import InvoiceAction, InvoiceCommand
 from qbo_sync.domain.connection import Connection, ConnectionStatus
 from qbo_sync.domain.onedesk import SyncMessage
 from qbo_sync.domain.tenant import Tenant, TenantSettings
-from qbo_sync.ports.onedesk import OneDeskPort
+from qbo_sync.ports.onedesk import OneDeskAuthError, OneDeskPort
 from qbo_sync.ports.qbo import QboAuthError, QboPort
 from qbo_sync.ports.tokens import NeedsReconnect
 from qbo_sync.usecases.copy_invoice import CopyResult
@@ -211,3 +211,40 @@ def test_qbo_refusing_even_a_fresh_token_marks_the_connection_and_parks() -> Non
     assert (result.outcome, result.reason) == (Outcome.PARKED, reason)
     assert h.parked.reasons() == [reason]
     assert h.connections.reconnect_reasons == [(TENANT, "ApplicationAuthorizationFailed")]
+
+
+def test_a_command_for_an_invoice_deleted_in_onedesk_is_final_and_audited() -> None:
+    h = Harness(connection(country="CA"), settings(CA_TAX))
+    clicked = InvoiceCommand(
+        tenant_id=TENANT,
+        invoice_id="gone-7",  # "Copy" clicked, then the invoice deleted: no snapshot, OneDesk answers 404
+        action=InvoiceAction.COPY,
+        request_id="req-2",
+        requested_at=NOW,
+        source="api",
+    )
+
+    result = handle_invoice_command(clicked, h.ports)
+
+    assert result.outcome is Outcome.FAILED
+    assert result.reason is not None and "no longer exists in OneDesk" in result.reason
+    [record] = h.audit.records
+    assert (record.action, record.outcome, record.invoice_id) == ("copy", Outcome.FAILED, "gone-7")
+    assert record.reason == result.reason
+    assert h.parked.entries == {}
+    assert h.qbo.total_calls == 0
+    assert h.onedesk.writes == 0  # there is no invoice left to show a message on
+
+
+def test_onedesk_refusing_the_api_key_parks_without_writing_to_onedesk() -> None:
+    h = Harness(connection(country="CA"), settings(CA_TAX))
+    h.onedesk.fail_next_write = OneDeskAuthError("OneDesk PUT invoices/1003/tags answered HTTP 401")
+
+    result = h.handle()
+
+    reason = "OneDesk refused the integration's API key (OneDesk PUT invoices/1003/tags answered HTTP 401)"
+    assert (result.outcome, result.reason) == (Outcome.PARKED, reason)
+    assert h.parked.reasons() == [reason]
+    assert h.audit.outcomes()[-1] == ("copy", "parked")
+    assert h.onedesk.writes == 1  # the refused write only; no message attempted afterwards
+    assert h.onedesk.messages == {}

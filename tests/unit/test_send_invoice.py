@@ -11,6 +11,7 @@ from qbo_sync.domain.audit import Outcome
 from qbo_sync.domain.commands import DeliveryCommand, InvoiceAction
 from qbo_sync.domain.onedesk import SENT_VIA_QBO_TAG, SyncMessage, Tag
 from qbo_sync.domain.request_ids import request_id
+from qbo_sync.ports.onedesk import OneDeskAuthError, OneDeskNotFound
 from qbo_sync.ports.qbo import QboNotFound, QboValidationError
 from qbo_sync.ports.tokens import NeedsReconnect
 from qbo_sync.usecases.send_invoice import (
@@ -192,3 +193,40 @@ def test_needs_reconnect_parks_the_send_and_raises_parked() -> None:
     assert (command.action, command.request_id, command.source) == (InvoiceAction.SEND, "req-42", "parked")
     assert parked.reasons() == ["QuickBooks Online needs to be reconnected (invalid_grant)"]
     assert h.audit.records[-1].outcome is Outcome.PARKED
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        OneDeskNotFound("OneDesk POST invoices/1003/tags answered HTTP 404: NOT_FOUND"),
+        OneDeskAuthError("OneDesk POST invoices/1003/tags answered HTTP 401: UNAUTHORIZED"),
+    ],
+)
+def test_onedesk_refusing_the_write_back_after_qbo_emailed_is_recorded_not_retried(
+    refusal: Exception,
+) -> None:
+    h = Harness()
+    h.onedesk.fail_next_write = refusal
+
+    result = h.send()
+
+    assert result.outcome is Outcome.DONE
+    assert len(h.qbo.emails) == 1
+    [record] = h.audit.records
+    assert record.outcome is Outcome.DONE
+    assert record.reason == f"emailed to ap@globex.test; OneDesk could not be told ({refusal})"
+
+
+def test_onedesk_refusing_the_refusal_message_still_records_the_refusal() -> None:
+    h = Harness()
+    h.qbo.fail_next("send_invoice", QboValidationError(status=400, code="6000", message="Invalid email"))
+    h.onedesk.fail_next_write = OneDeskNotFound("OneDesk PUT invoices/1003/syncMessage answered HTTP 404")
+
+    result = h.send()
+
+    assert result.outcome is Outcome.REFUSED
+    [record] = h.audit.records
+    assert record.outcome is Outcome.REFUSED
+    assert record.reason is not None and record.reason.endswith(
+        "OneDesk could not be told (OneDesk PUT invoices/1003/syncMessage answered HTTP 404)"
+    )

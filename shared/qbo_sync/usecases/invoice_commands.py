@@ -1,5 +1,8 @@
 """Run one invoice command for its tenant: find the tenant's QBO connection and settings, park the
-command while they are missing or need the admin (never fail it), otherwise copy (and maybe send)."""
+command while they are missing or need the admin (never fail it), otherwise copy (and maybe send).
+
+A command for an invoice OneDesk no longer has is final at once (recorded in the audit log), never
+retried: nothing can make that invoice appear again."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from qbo_sync.domain.connection import Connection, ConnectionStatus
 from qbo_sync.domain.invoice_mapping import CompanyProfile
 from qbo_sync.domain.onedesk import SyncMessage
 from qbo_sync.domain.tenant import Tenant, TenantSettings
-from qbo_sync.ports.onedesk import OneDeskPort
+from qbo_sync.ports.onedesk import OneDeskAuthError, OneDeskNotFound, OneDeskPort
 from qbo_sync.ports.qbo import QboAuthError, QboPort
 from qbo_sync.ports.store import AuditLog, MappingStore, ParkedWork, TenantStore
 from qbo_sync.ports.tokens import ConnectionStore, NeedsReconnect
@@ -45,6 +48,21 @@ def handle_invoice_command(command: InvoiceCommand, ports: CommandPorts) -> Copy
     if tenant is None:
         raise UnknownTenant(f"no tenant {command.tenant_id!r}")
     onedesk = ports.onedesk_for(tenant)
+    try:
+        return _run(command, tenant, onedesk, ports)
+    except OneDeskNotFound as gone:
+        # Copy clicked, then the invoice deleted (or deleted before a write-back): final, and there is no
+        # OneDesk invoice left to show a message on, so the audit log says why.
+        reason = f"the invoice no longer exists in OneDesk, so nothing more is done for this request ({gone})"
+        _audit(command, ports, Outcome.FAILED, reason)
+        return CopyResult(Outcome.FAILED, reason)
+    except OneDeskAuthError as refused:
+        # The tenant's OneDesk API key is revoked or lacks access: no retry can help until it is replaced.
+        # Parked like any work waiting for the admin, it resumes with the next settings save or reconnect.
+        return _park(command, f"OneDesk refused the integration's API key ({refused})", None, ports)
+
+
+def _run(command: InvoiceCommand, tenant: Tenant, onedesk: OneDeskPort, ports: CommandPorts) -> CopyResult:
     connection = ports.connections.get(tenant.tenant_id)
     settings = ports.tenants.get_settings(tenant.tenant_id, connection.realm_id) if connection else None
     if (reason := blocked_reason(connection, settings)) is not None:
@@ -101,27 +119,34 @@ def blocked_reason(connection: Connection | None, settings: TenantSettings | Non
     return None
 
 
-def _park(command: InvoiceCommand, reason: str, onedesk: OneDeskPort, ports: CommandPorts) -> CopyResult:
-    now = ports.clock()
+def _park(
+    command: InvoiceCommand, reason: str, onedesk: OneDeskPort | None, ports: CommandPorts
+) -> CopyResult:
+    """Wait for the admin; ``onedesk`` None when OneDesk itself refuses us (nothing can be shown there)."""
     ports.parked.park(command, reason)
+    _audit(command, ports, Outcome.PARKED, reason)
+    if onedesk is not None:
+        onedesk.set_sync_message(
+            command.invoice_id,
+            SyncMessage(
+                level="warning",
+                text=f"Waiting to copy to QuickBooks Online: {reason}. It will run as soon as the admin "
+                "fixes it under Administration > Financials.",
+                at=ports.clock(),
+            ),
+        )
+    return CopyResult(Outcome.PARKED, reason)
+
+
+def _audit(command: InvoiceCommand, ports: CommandPorts, outcome: Outcome, reason: str) -> None:
     ports.audit.record(
         AuditRecord(
             tenant_id=command.tenant_id,
-            at=now,
+            at=ports.clock(),
             action=command.action.value,
-            outcome=Outcome.PARKED,
+            outcome=outcome,
             invoice_id=command.invoice_id,
             invoice_number=command.snapshot.number if command.snapshot else None,
             reason=reason,
         )
     )
-    onedesk.set_sync_message(
-        command.invoice_id,
-        SyncMessage(
-            level="warning",
-            text=f"Waiting to copy to QuickBooks Online: {reason}. It will run as soon as the admin fixes it "
-            "under Administration > Financials.",
-            at=now,
-        ),
-    )
-    return CopyResult(Outcome.PARKED, reason)

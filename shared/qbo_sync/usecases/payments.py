@@ -17,7 +17,7 @@ from qbo_sync.domain.onedesk import SENT_VIA_QBO_TAG, Invoice, InvoiceStatus, Sy
 from qbo_sync.domain.payments import invoice_ids, is_voided, payment_ids, payment_state
 from qbo_sync.domain.tenant import Tenant
 from qbo_sync.domain.webhooks import parse_notifications
-from qbo_sync.ports.onedesk import OneDeskPort
+from qbo_sync.ports.onedesk import OneDeskNotFound, OneDeskPort
 from qbo_sync.ports.qbo import QboNotFound, QboPort
 from qbo_sync.ports.store import AuditLog, InvoiceLink, MappingStore, TenantStore
 from qbo_sync.ports.tokens import ConnectionStore
@@ -188,15 +188,22 @@ class _ChangeApplier:
         link = self.ports.mappings.link_for_qbo_invoice(self.realm, qbo_invoice_id)
         if link is None or link.tenant_id != self.tenant.tenant_id:
             return False  # not one of ours (created in QBO directly, or copied by another tool)
-        now = self.ports.clock()
+        try:
+            return self._refresh(link, qbo_invoice_id)
+        except OneDeskNotFound as gone:
+            # Deleted in OneDesk: final (nothing to write on, nothing to retry), the other invoices go on.
+            self._audit(link, Outcome.WARNING, f"{_GONE_FROM_ONEDESK} ({gone})")
+            return False
+
+    def _refresh(self, link: InvoiceLink, qbo_invoice_id: str) -> bool:
         try:
             invoice = self.qbo.read(qbo.Invoice, qbo_invoice_id).entity
         except QboNotFound:
             # P17: deleting in QBO never deletes in OneDesk; say so once per event.
-            self._tell(link.invoice_id, link.invoice_number, "warning", Outcome.WARNING, _DELETED)
+            self._tell(link, _DELETED)
             return False
         if is_voided(invoice):
-            self._tell(link.invoice_id, link.invoice_number, "warning", Outcome.WARNING, _VOIDED)
+            self._tell(link, _VOIDED)
             return False
         # Whichever event arrives first, remember every payment applied now, so a later edit, delete or
         # void of it finds this invoice even if that payment's own event is late or lost.
@@ -214,19 +221,8 @@ class _ChangeApplier:
         ):
             return False  # already right: no write, no modification echo
         self.onedesk.set_payment_state(link.invoice_id, state)
-        self.ports.audit.record(
-            AuditRecord(
-                tenant_id=self.tenant.tenant_id,
-                at=now,
-                action="payment-sync",
-                outcome=Outcome.DONE,
-                invoice_id=link.invoice_id,
-                invoice_number=link.invoice_number,
-                realm_id=self.realm,
-                qbo_invoice_id=qbo_invoice_id,
-                reason=f"paid {state.amount_paid}, balance {state.balance} ({state.status.value})",
-            )
-        )
+        reason = f"paid {state.amount_paid}, balance {state.balance} ({state.status.value})"
+        self._audit(link, Outcome.DONE, reason, qbo_invoice_id)
         return True
 
     def _unpaid_status(self, link: InvoiceLink, onedesk_invoice: Invoice) -> InvoiceStatus:
@@ -252,21 +248,26 @@ class _ChangeApplier:
                 dates.append(paid_on)
         return max(dates, default=None)
 
-    def _tell(self, invoice_id: str, number: str, level: str, outcome: Outcome, text: str) -> None:
-        now = self.ports.clock()
+    def _tell(self, link: InvoiceLink, text: str) -> None:
         self.onedesk.set_sync_message(
-            invoice_id, SyncMessage(level="warning" if level == "warning" else "info", text=text, at=now)
+            link.invoice_id, SyncMessage(level="warning", text=text, at=self.ports.clock())
         )
+        self._audit(link, Outcome.WARNING, text)
+
+    def _audit(
+        self, link: InvoiceLink, outcome: Outcome, reason: str, qbo_invoice_id: str | None = None
+    ) -> None:
         self.ports.audit.record(
             AuditRecord(
                 tenant_id=self.tenant.tenant_id,
-                at=now,
+                at=self.ports.clock(),
                 action="payment-sync",
                 outcome=outcome,
-                invoice_id=invoice_id,
-                invoice_number=number,
+                invoice_id=link.invoice_id,
+                invoice_number=link.invoice_number,
                 realm_id=self.realm,
-                reason=text,
+                qbo_invoice_id=qbo_invoice_id,
+                reason=reason,
             )
         )
 
@@ -274,6 +275,10 @@ class _ChangeApplier:
 _DELETED = (
     "This invoice was deleted in QuickBooks Online. OneDesk keeps it as it is (deletions are not copied); "
     "copy it again to recreate it in QuickBooks Online."
+)
+_GONE_FROM_ONEDESK = (
+    "This invoice no longer exists in OneDesk (deleted there), so its payment state from QuickBooks Online "
+    "was not written"
 )
 _VOIDED = (
     "This invoice was voided in QuickBooks Online. OneDesk keeps its amounts; void it in OneDesk too if "

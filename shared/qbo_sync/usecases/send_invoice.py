@@ -17,7 +17,7 @@ from qbo_sync.domain.commands import DeliveryCommand, InvoiceAction, InvoiceComm
 from qbo_sync.domain.onedesk import SENT_VIA_QBO_TAG, SyncMessage, Tag
 from qbo_sync.domain.request_ids import request_id
 from qbo_sync.domain.tenant import Tenant
-from qbo_sync.ports.onedesk import OneDeskPort
+from qbo_sync.ports.onedesk import OneDeskAuthError, OneDeskNotFound, OneDeskPort
 from qbo_sync.ports.qbo import QboNotFound, QboPort, QboValidationError
 from qbo_sync.ports.store import AuditLog, ParkedWork, TenantStore
 from qbo_sync.ports.tokens import NeedsReconnect
@@ -46,8 +46,9 @@ class SendResult:
 def send_invoice(delivery: DeliveryCommand, ports: SendPorts, *, outcome_unknown: bool) -> SendResult:
     if outcome_unknown and (sent_at := _already_delivered(delivery, ports.qbo)) is not None:
         # An earlier attempt got the email out but died before telling OneDesk: tell it now.
-        _report_sent(delivery, ports, sent_at)
-        _record(delivery, ports, Outcome.UNCHANGED, f"QBO had already emailed it at {sent_at.isoformat()}")
+        note = _tell_onedesk(lambda: _report_sent(delivery, ports, sent_at))
+        reason = f"QBO had already emailed it at {sent_at.isoformat()}"
+        _record(delivery, ports, Outcome.UNCHANGED, _with(reason, note))
         return SendResult(Outcome.UNCHANGED, "already sent")
     try:
         result = ports.qbo.send_invoice(
@@ -58,14 +59,31 @@ def send_invoice(delivery: DeliveryCommand, ports: SendPorts, *, outcome_unknown
     except (QboValidationError, QboNotFound) as refused:
         # Permanent for this request (bad address, QBO's daily email limit, invoice deleted in QBO).
         reason = f"Not sent by QuickBooks Online: {refused.detail or refused.message}"
-        ports.onedesk.set_sync_message(
-            delivery.invoice_id, SyncMessage(level="error", text=reason, at=ports.clock())
+        note = _tell_onedesk(
+            lambda: ports.onedesk.set_sync_message(
+                delivery.invoice_id, SyncMessage(level="error", text=reason, at=ports.clock())
+            )
         )
-        _record(delivery, ports, Outcome.REFUSED, reason, refused.intuit_tid)
+        _record(delivery, ports, Outcome.REFUSED, _with(reason, note), refused.intuit_tid)
         return SendResult(Outcome.REFUSED, reason, refused.intuit_tid)
-    _report_sent(delivery, ports, ports.clock())
-    _record(delivery, ports, Outcome.DONE, f"emailed to {delivery.send_to}", result.intuit_tid)
+    note = _tell_onedesk(lambda: _report_sent(delivery, ports, ports.clock()))
+    _record(delivery, ports, Outcome.DONE, _with(f"emailed to {delivery.send_to}", note), result.intuit_tid)
     return SendResult(Outcome.DONE, intuit_tid=result.intuit_tid)
+
+
+def _tell_onedesk(write: Callable[[], None]) -> str | None:
+    """Write QBO's verdict back to OneDesk. QBO has already decided (the email is out, or refused), so
+    an invoice deleted in OneDesk or a refused API key cannot change the outcome: it is recorded with
+    it rather than retried. Returns what could not be told, for the audit record."""
+    try:
+        write()
+    except (OneDeskNotFound, OneDeskAuthError) as error:
+        return f"OneDesk could not be told ({error})"
+    return None
+
+
+def _with(reason: str, note: str | None) -> str:
+    return f"{reason}; {note}" if note else reason
 
 
 def _report_sent(delivery: DeliveryCommand, ports: SendPorts, sent_at: datetime) -> None:

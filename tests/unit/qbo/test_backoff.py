@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from qbo_sync.adapters.qbo.client import backoff_delay
+from qbo_sync.domain.backoff import backoff_delay
 
 
 def lowest(low: float, high: float) -> float:

@@ -54,8 +54,8 @@ def test_without_an_invocation_deadline_every_attempt_is_made() -> None:
     sleeps: list[float] = []
     with pytest.raises(QboTransient):
         _client(sleeps).read(qbo.Invoice, "7")
-    assert len(responses.calls) == 5
-    assert len(sleeps) == 4
+    assert len(responses.calls) == 3
+    assert len(sleeps) == 2
 
 
 @responses.activate

@@ -4,15 +4,17 @@ Every HTTP request: a token from ``AccessTokenSource``, a slot of the realm's ``
 for exactly the request, ``minorversion``, a timeout, and one log line (method, path, status,
 ``intuit_tid``, request id, attempt, duration; never headers, bodies or query values).
 
-Retries: 429, 5xx, timeouts and connection errors are retried with exponential backoff and jitter.
-Writes carry ``requestid`` and every retry reuses it, so a write QBO completed but whose response
-was lost is replayed by QBO rather than done twice (QBO-FACTS §7). A 401 gets one forced token
+Retries: 429, 5xx, timeouts and connection errors get a few quick retries with exponential backoff
+and jitter (about a second and a half in all), never more than the invocation has time for. Longer
+waits happen on the queue instead, where they hold up no batch: the failed record comes back after
+its own retry delay (``qbo_sync.retries``). Writes carry ``requestid`` and every retry reuses it, so
+a write QBO completed but whose response was lost is replayed by QBO rather than done twice (QBO
+answers a ``requestid`` it has already seen with the stored response). A 401 gets one forced token
 refresh, then ``QboAuthError``.
 """
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ from qbo_sync.adapters.qbo.codec import dumps, loads
 from qbo_sync.adapters.qbo.faults import errors_of_json, fault_from_response, to_error
 from qbo_sync.adapters.qbo.query import MAX_PAGE_SIZE, plan_queries, satisfies, select
 from qbo_sync.deadline import seconds_left
+from qbo_sync.domain.backoff import backoff_delay
 from qbo_sync.domain.qbo import CompanyInfo, CreditMemo, DeletedStub, Entity, Invoice, Payment, Preferences
 from qbo_sync.observability import logger
 from qbo_sync.ports.qbo import (
@@ -45,19 +48,6 @@ MAX_BATCH_REQUEST_ID = 36
 CDC_ENTITIES = ("Invoice", "Payment", "CreditMemo")
 _RETRYABLE_ERRORS = (QboThrottled, QboTransient)
 _NETWORK_ERRORS = (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
-_jitter = random.Random()  # noqa: S311 - spreads retries; not a security use
-
-
-def backoff_delay(
-    retry_number: int, base: float, cap: float, uniform: Callable[[float, float], float] = _jitter.uniform
-) -> float:
-    """Seconds before retry ``retry_number`` (1-based): exponential, capped, "equal jitter".
-
-    Half the exponential step is fixed so retries never bunch at zero, the other half is random so
-    concurrent callers that failed together do not retry together.
-    """
-    ceiling = min(cap, base * 2.0 ** (retry_number - 1))
-    return ceiling / 2 + uniform(0, ceiling / 2)
 
 
 @dataclass(frozen=True)
@@ -77,9 +67,9 @@ class QboClient:
         *,
         minor_version: int = 75,
         timeout_seconds: float = 30,
-        max_attempts: int = 5,
+        max_attempts: int = 3,
         backoff_base_seconds: float = 0.5,
-        backoff_cap_seconds: float = 60.0,
+        backoff_cap_seconds: float = 2.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.realm_id = realm_id

@@ -1,5 +1,6 @@
-"""Publishing to the FIFO queues, and rejecting a malformed message straight to its dead-letter queue
-with the reason (retrying a message that can never parse would only delay the same verdict)."""
+"""Publishing to the FIFO queues, rejecting a malformed message straight to its dead-letter queue
+with the reason (retrying a message that can never parse would only delay the same verdict), and
+setting when a received message becomes visible again."""
 
 from __future__ import annotations
 
@@ -88,6 +89,31 @@ def _batches(messages: Sequence[tuple[str, str, str]]) -> Iterator[list[tuple[st
         size += body_size
     if chunk:
         yield chunk
+
+
+class SqsVisibility:
+    """When received messages of one queue become visible again (a consumer's failed records)."""
+
+    def __init__(self, client: SQSClient, queue_url: str) -> None:
+        self._client = client
+        self.url = queue_url
+
+    def return_after(self, delays: Sequence[tuple[str, int]]) -> list[str]:
+        """(receipt handle, seconds) pairs, ten per ChangeMessageVisibilityBatch call. Returns why SQS
+        refused any entry (a receipt handle that is no longer valid, say): that message keeps the
+        visibility timeout it had, so it still comes back, only later."""
+        refused: list[str] = []
+        for start in range(0, len(delays), _BATCH_ENTRIES):
+            chunk = delays[start : start + _BATCH_ENTRIES]
+            response = self._client.change_message_visibility_batch(
+                QueueUrl=self.url,
+                Entries=[
+                    {"Id": str(index), "ReceiptHandle": handle, "VisibilityTimeout": seconds}
+                    for index, (handle, seconds) in enumerate(chunk)
+                ],
+            )
+            refused += [f"{f.get('Code')}: {f.get('Message')}" for f in response.get("Failed", [])]
+        return refused
 
 
 class InvoiceCommandQueue:
