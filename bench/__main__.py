@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bench import backlog, cold_start, qbo_client, webhook
+from bench import backlog, cold_start, qbo_client, webhook, webhook_batch
 
-BENCHMARKS = [cold_start.main, qbo_client.main, webhook.main, backlog.main]
+BENCHMARKS = [cold_start.main, qbo_client.main, webhook.main, webhook_batch.main, backlog.main]
 
 if __name__ == "__main__":
     for benchmark in BENCHMARKS:

@@ -538,7 +538,7 @@ def _patch_moto_sqs() -> None:
        Here the poll sleeps on the queue's condition (woken by sends and deletes) with a short tick
        for visibility timeouts that expire on their own.
 
-    Deletes also take the queue lock: moto rebuilds the message list on delete, and a concurrent
+    Deletes also take the queue lock: moto rebuilt the message list on delete, and a concurrent
     send appended to the old list was lost. And every FIFO message gets an increasing
     SequenceNumber, as on AWS (moto gives random digits, and only with an explicit deduplication id).
 
@@ -546,10 +546,12 @@ def _patch_moto_sqs() -> None:
     send reads ``queue.attributes`` up to four times for ContentBasedDeduplication, and each read
     counted the queue's messages three times, so one SendMessageBatch took ~0.3 s once 800 messages
     were waiting; while sending, the attributes skip those counts (nothing on that path reads them).
-    And a message's visibility check built two datetimes; it reads the clock once now.
+    A message's visibility check built two datetimes; it reads the clock once now. And a delete scans
+    the queue once, in place.
     """
     from moto.core.utils import unix_time  # noqa: PLC0415 - only in the server process
     from moto.sqs import models  # noqa: PLC0415
+    from moto.sqs.exceptions import ReceiptHandleIsInvalid  # noqa: PLC0415
 
     def collect(
         queue: Any, count: int, visibility_timeout: int, attribute_names: list[str]
@@ -605,11 +607,24 @@ def _patch_moto_sqs() -> None:
             if received or deadline - unix_time() <= 0:
                 return received
 
-    original_delete = models.Queue.delete_message
-
     def delete_message(self: Any, receipt_handle: str) -> None:
+        # moto's own, in one pass and in place: it rebuilt the list and every message's list of handles.
         with self._messages_lock:
-            original_delete(self, receipt_handle)
+            if receipt_handle in self.deleted_messages:
+                return  # deleting twice is fine, as on AWS
+            found = next(
+                (
+                    index
+                    for index, held in enumerate(self._messages)
+                    if receipt_handle in (held.receipt_handle, *held._old_receipt_handles)
+                ),
+                None,
+            )
+            if found is None:
+                raise ReceiptHandleIsInvalid()
+            message = self._messages.pop(found)
+            self.pending_messages.discard(message)
+            self.deleted_messages.update(message.all_receipt_handles)
             self._messages_lock.notify_all()
 
     original_add = models.Queue.add_message

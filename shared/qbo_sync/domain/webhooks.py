@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
-from qbo_sync.domain.commands import ChangedEntity, QboChange
+from qbo_sync.domain.commands import ChangedEntity, EventId, QboChange, QboId
 from qbo_sync.domain.json_body import MalformedJson, parse_json
 
 RELEVANT: dict[str, ChangedEntity] = {
@@ -23,10 +23,6 @@ RELEVANT: dict[str, ChangedEntity] = {
     "invoice": "Invoice",
     "creditmemo": "CreditMemo",
 }
-
-# QBO realm and entity ids are short numeric strings; the bound keeps any value usable as a table key.
-type QboId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-type EventId = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 
 
 class MalformedWebhook(ValueError):

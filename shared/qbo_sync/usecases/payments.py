@@ -93,12 +93,13 @@ def reconcile_realm(
         QboChange(
             realm_id=connection.realm_id,
             entity=entity_name,
-            entity_id=obj.Id or "",
+            entity_id=obj.Id,
             operation="deleted" if isinstance(obj, qbo.DeletedStub) else "updated",
             event_id=f"cdc:{entity_name}:{obj.Id}:{_last_updated(obj)}",
         )
         for entity_name, objects in groups
         for obj in objects
+        if obj.Id  # an object without an Id names nothing to look up
     ]
     news = [change for change in changes if carries_payment_news(change)]
     queue.enqueue_many(news)
