@@ -20,10 +20,10 @@ from tests.e2e.conftest import World
 from tests.e2e.fuzz import strategies as s
 from tests.e2e.fuzz.conftest import Consumer, assert_handled, fuzz
 
-# Batches per queue, each of 1 to the function's BatchSize messages (10, 5, 10): some 800, 600 and 800
+# Batches per queue, each of 1 to the function's BatchSize messages (10, 5, 10): some 550, 450 and 800
 # records. A record costs 50-100 ms here (one for our tenant goes through DynamoDB, OneDesk or QBO), so
 # these fit the suite's few minutes; the HTTP routes, at milliseconds a case, get thousands.
-EXAMPLES = {"copy_invoice": 150, "send_invoice": 200, "sync_payments": 150}
+EXAMPLES = {"copy_invoice": 100, "send_invoice": 150, "sync_payments": 150}
 UNKNOWN_REALM = "9130359999999999"
 
 # What an SQS message body may hold: XML 1.0 characters, at least one.
