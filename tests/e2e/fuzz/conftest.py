@@ -26,8 +26,6 @@ from local.runner.sqs import lambda_sqs_record, records_to_delete
 from local.stack import LocalStack
 from tests.e2e.conftest import World, _world, sqs
 
-pytestmark = pytest.mark.fuzz
-
 _FUZZ = settings(
     database=None,  # nothing written into the repository; a failure prints its reproduction blob
     deadline=None,  # the local stack shares two cores with the other suites

@@ -25,6 +25,8 @@ from tests.e2e.conftest import World, _world
 from tests.e2e.fuzz import strategies as s
 from tests.e2e.fuzz.conftest import HttpAnswer, HttpApi, assert_json_reason, fuzz, remove_messages
 
+pytestmark = pytest.mark.fuzz
+
 EXAMPLES = {
     "health": 500,  # it reads no input: the cases check that none of it matters
     "commands": 3000,

@@ -20,6 +20,8 @@ from tests.e2e.conftest import World
 from tests.e2e.fuzz import strategies as s
 from tests.e2e.fuzz.conftest import Consumer, assert_handled, fuzz
 
+pytestmark = pytest.mark.fuzz
+
 # Batches per queue, each of 1 to the function's BatchSize messages (10, 5, 10): some 550, 450 and 800
 # records. A record costs 50-100 ms here (one for our tenant goes through DynamoDB, OneDesk or QBO), so
 # these fit the suite's few minutes; the HTTP routes, at milliseconds a case, get thousands.
