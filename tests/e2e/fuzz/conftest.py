@@ -27,7 +27,7 @@ from local.stack import LocalStack
 from tests.e2e.conftest import World, _world, sqs
 
 _FUZZ = settings(
-    database=None,  # nothing written into the repository; a failure prints its reproduction blob
+    database=None,  # no example database to keep: a failure prints its reproduction blob
     deadline=None,  # the local stack shares two cores with the other suites
     print_blob=True,
     # No shrinking: each case costs real invocations, and shrinking one failure took over five minutes;
