@@ -14,8 +14,10 @@ VENV_SAM := .venv-sam
 PY := $(VENV)/bin/python
 SAM := PATH="$(dir $(PY_BIN)):$$PATH" $(VENV_SAM)/bin/sam
 PYTEST_ARGS ?=
+# Debian's chromium drives the browser tests; Playwright never downloads a browser here.
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: help test lint typecheck validate build unit pytest demo dev bench deploy clean
+.PHONY: help test lint typecheck validate build unit pytest chromium demo dev bench deploy clean
 help:
 	@echo "make demo   - start the local stack and run the product's story end to end"
 	@echo "make test   - ruff, mypy --strict, sam validate --lint, sam build, every test suite"
@@ -58,7 +60,19 @@ build: $(VENV_SAM)/.stamp $(VENV)/.stamp
 	$(SAM) build --cached
 	$(PY_BIN) -m compileall -q -j 0 --invalidation-mode unchecked-hash .aws-sam/build
 
-pytest: $(VENV)/.stamp
+# Installed when missing and this is root (a fresh CI machine); otherwise one line says how.
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "$(CHROMIUM) is missing for the browser tests: run 'sudo apt-get install -y chromium', then make test"; \
+	    exit 1; \
+	  fi; \
+	fi
+
+pytest: $(VENV)/.stamp chromium
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 test: lint typecheck validate build pytest

@@ -97,6 +97,11 @@ def _require_visitor() -> Visitor:
     return visitor
 
 
+def _count(value: str | None) -> int:
+    """A small count from the address bar (ours, but anyone can edit it): anything else reads as 0."""
+    return int(value) if value and len(value) <= 9 and value.isascii() and value.isdigit() else 0
+
+
 def _posted_form(visitor: Visitor) -> dict[str, str]:
     body = raw_body(app.current_event)
     if len(body) > MAX_FORM_BYTES:
@@ -210,8 +215,7 @@ def show_settings() -> Response[str]:
         return _redirect("/qbo/settings", opened)
     visitor = _require_visitor()
     query = _query()
-    resumed = query.get("resumed", "0")
-    notice = pages.notice_for(query.get("notice"), int(resumed) if resumed.isdigit() else 0)
+    notice = pages.notice_for(query.get("notice"), _count(query.get("resumed")))
     view = settings_view(visitor.tenant, wiring.connect_ports())
     return _html(200, pages.settings(view, visitor.csrf, wiring.settings().intuit_environment, notice))
 

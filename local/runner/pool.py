@@ -220,6 +220,10 @@ class FunctionPool:
         self._condition = threading.Condition()
         self._closed = False
 
+    @property
+    def environment(self) -> dict[str, str]:
+        return dict(self._environment)
+
     def invoke(self, event: Any) -> InvocationResult:
         request_id = str(uuid.uuid4())
         worker, init_ms, init_error, init_lines = self._acquire()

@@ -174,6 +174,17 @@ class LambdaRunner:
             raise KeyError(f"{function_id} has no schedule {event_name or ''}".rstrip())
         return self.invoke(function_id, scheduled_event(source, self.provisioned.region))
 
+    def set_event_sources_enabled(self, function_id: str, enabled: bool) -> None:
+        """Enable or disable the function's SQS event sources (UpdateEventSourceMapping's Enabled): a
+        test can then read what a queue holds, or drive the function with its messages itself."""
+        for poller in self._pollers:
+            if poller.function_id == function_id:
+                poller.set_enabled(enabled)
+
+    def environment(self, function_id: str) -> dict[str, str]:
+        """The environment the function's workers run with."""
+        return self._pools[function_id].environment
+
     def logs(self, function_id: str) -> list[str]:
         """The function's recent log lines (START/END/REPORT, handler output, errors, timeouts)."""
         return self._logs[function_id].lines()

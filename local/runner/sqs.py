@@ -117,6 +117,9 @@ class SqsPoller:
             "QueueUrl"
         ]
         self._stopping = threading.Event()
+        self._enabled = threading.Event()
+        self._enabled.set()
+        self._receiving = threading.Lock()  # held from a receive until its batch is registered
         # One slot per concurrent batch: ScalingConfig.MaximumConcurrency.
         self._slots = threading.BoundedSemaphore(source.max_concurrency)
         self._thread = threading.Thread(
@@ -136,30 +139,50 @@ class SqsPoller:
         """Stop polling; `join` waits for the poll under way (at most POLL_WAIT_SECONDS)."""
         self._stopping.set()
 
+    def set_enabled(self, enabled: bool) -> None:
+        """What UpdateEventSourceMapping's Enabled does: a disabled source leaves the queue alone.
+        Disabling returns once the receive under way and the batches in flight are done."""
+        if enabled:
+            self._enabled.set()
+            return
+        self._enabled.clear()
+        with self._receiving, self._batches_lock:
+            batches = list(self._batches)
+        for batch in batches:
+            batch.join()
+
     def _poll(self) -> None:
         while not self._stopping.is_set():
+            if not self._enabled.is_set():
+                self._stopping.wait(0.1)
+                continue
             if not self._slots.acquire(timeout=0.2):
                 continue
-            try:
-                messages = self._sqs.receive_message(
-                    QueueUrl=self._queue_url,
-                    MaxNumberOfMessages=min(self.source.batch_size, MAX_RECEIVE_BATCH),
-                    WaitTimeSeconds=POLL_WAIT_SECONDS,
-                    MessageSystemAttributeNames=["All"],
-                    MessageAttributeNames=["All"],
-                ).get("Messages", [])
-            except Exception:
-                if not self._stopping.is_set():
-                    logger.exception("%s: receive from %s failed", self.function_id, self._queue_url)
-                    self._stopping.wait(1)
-                messages = []
-            if not messages:
-                self._slots.release()
-                continue
-            batch = threading.Thread(target=self._process, args=(messages,), daemon=True)
-            with self._batches_lock:
-                self._batches.add(batch)
-            batch.start()
+            with self._receiving:
+                messages = self._receive() if self._enabled.is_set() else []
+                if not messages:
+                    self._slots.release()
+                    continue
+                batch = threading.Thread(target=self._process, args=(messages,), daemon=True)
+                with self._batches_lock:
+                    self._batches.add(batch)
+                batch.start()
+
+    def _receive(self) -> list[dict[str, Any]]:
+        try:
+            messages: list[dict[str, Any]] = self._sqs.receive_message(
+                QueueUrl=self._queue_url,
+                MaxNumberOfMessages=min(self.source.batch_size, MAX_RECEIVE_BATCH),
+                WaitTimeSeconds=POLL_WAIT_SECONDS,
+                MessageSystemAttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+        except Exception:
+            if not self._stopping.is_set():
+                logger.exception("%s: receive from %s failed", self.function_id, self._queue_url)
+                self._stopping.wait(1)
+            return []
+        return messages
 
     def _process(self, messages: list[dict[str, Any]]) -> None:
         try:

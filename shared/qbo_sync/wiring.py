@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from qbo_sync.adapters.store.connections import DynamoConnectionStore
     from qbo_sync.adapters.store.mappings import DynamoMappingStore
     from qbo_sync.adapters.store.parked import DynamoParkedWork
+    from qbo_sync.adapters.store.requests import DynamoRequestLog
     from qbo_sync.adapters.store.tenants import DynamoTenantStore
     from qbo_sync.domain.tenant import Tenant
     from qbo_sync.ports.onedesk import OneDeskPort
@@ -98,6 +99,13 @@ def parked_work() -> DynamoParkedWork:
     from qbo_sync.adapters.store.parked import DynamoParkedWork
 
     return DynamoParkedWork(_table())
+
+
+@lru_cache(maxsize=1)
+def request_log() -> DynamoRequestLog:
+    from qbo_sync.adapters.store.requests import DynamoRequestLog
+
+    return DynamoRequestLog(_table())
 
 
 def _queue(setting: str) -> SqsFifoQueue:

@@ -925,7 +925,7 @@ def test_forged_webhooks_are_all_rejected_and_nothing_is_enqueued(
         (b'[{"id": "x", "type": "qbo.invoice.updated.v1",', 400),  # malformed JSON
         (b'{"hello": "world"}', 400),  # JSON, but not an Intuit notification
         (event_body("9999999999999999", "Invoice", invoice.qbo_id), 200),  # a realm no tenant has
-        (b"[" + b" " * (512 * 1024) + b"]", 413),  # over 512 KB
+        (b"[" + b" " * (1024 * 1024) + b"]", 413),  # over 1 MiB
     ]:
         assert post_webhook(world, body, intuit_signature(verifier, body)).status_code == status, body[:60]
 

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from local.aws import LocalAws
-from qbo_sync.adapters.queues.sqs import SqsFifoQueue, SqsVisibility
+from qbo_sync.adapters.queues.sqs import QboChangeQueue, SqsFifoQueue, SqsVisibility
+from qbo_sync.domain.commands import QboChange
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
@@ -105,3 +106,37 @@ def test_more_than_ten_changes_and_a_refused_entry(queue: tuple[SqsFifoQueue, An
 
     assert len(refused) == 1 and refused[0].startswith("ReceiptHandleIsInvalid")
     assert sorted(m["Body"] for m in _drain(client, fifo.url)) == sorted(f"m{i}" for i in range(12))
+
+
+def test_unordered_publishing_sends_every_message_once(queue: tuple[SqsFifoQueue, Any]) -> None:
+    fifo, client = queue
+    messages = [(f"change-{i}", f"realm-{i % 3}", f"event-{i}") for i in range(95)]
+
+    fifo.publish_batch([*messages, *messages[:20]], ordered=False)  # the repeats are deduplicated
+
+    received = _drain(client, fifo.url)
+    assert sorted(m["Body"] for m in received) == sorted(body for body, _, _ in messages)
+
+
+def test_qbo_changes_are_queued_by_realm_with_the_event_id_as_deduplication_id(
+    queue: tuple[SqsFifoQueue, Any],
+) -> None:
+    fifo, client = queue
+    changes = [
+        QboChange(
+            realm_id=f"913{n % 2}", entity="Payment", entity_id=str(n), operation="updated", event_id=f"e-{n}"
+        )
+        for n in range(23)
+    ]
+
+    QboChangeQueue(fifo).enqueue_many(changes)
+
+    received = _drain(client, fifo.url)
+    queued = {QboChange.model_validate_json(m["Body"]).event_id: m for m in received}
+    assert len(received) == len(changes)
+    assert {event_id: QboChange.model_validate_json(m["Body"]) for event_id, m in queued.items()} == {
+        c.event_id: c for c in changes
+    }
+    by_event = {event_id: m["Attributes"] for event_id, m in queued.items()}
+    assert all(by_event[c.event_id]["MessageGroupId"] == c.realm_id for c in changes)
+    assert all(by_event[c.event_id]["MessageDeduplicationId"] == c.event_id for c in changes)

@@ -15,6 +15,7 @@ from qbo_sync.adapters.crypto import KmsSealer
 from qbo_sync.adapters.store.audit import DynamoAuditLog
 from qbo_sync.adapters.store.mappings import DynamoMappingStore
 from qbo_sync.adapters.store.parked import DynamoParkedWork
+from qbo_sync.adapters.store.requests import DynamoRequestLog
 from qbo_sync.adapters.store.tenants import DynamoTenantStore
 from qbo_sync.domain.audit import AuditRecord, Outcome
 from qbo_sync.domain.commands import InvoiceAction, InvoiceCommand
@@ -222,3 +223,26 @@ def test_operator_cli_registers_a_tenant_with_sealed_secrets(
     with pytest.raises(TenantExists):
         register_tenant("Someone Else", "od-other-key", "t-cli")
     assert wiring.tenant_store().get_tenant("t-cli") == stored
+
+
+def test_a_request_is_claimed_once_until_its_record_expires(table_and_key: tuple[str, str]) -> None:
+    log = DynamoRequestLog(dynamodb_table(table_and_key[0]))
+    until = NOW + timedelta(minutes=11)
+
+    assert log.claim("t1", "r-1", NOW, until)
+    assert not log.claim("t1", "r-1", NOW + timedelta(minutes=10), until)  # a replay
+    assert log.claim("t2", "r-1", NOW, until)  # another tenant's request
+    # TTL deletion lags: a record past its expiry no longer counts.
+    assert log.claim("t1", "r-1", until + timedelta(seconds=1), until + timedelta(minutes=11))
+
+    log.release("t1", "r-1")
+    assert log.claim("t1", "r-1", NOW, until)
+    item = dynamodb_table(table_and_key[0]).get_item(Key={"pk": "TENANT#t1", "sk": "REQUEST#r-1"})["Item"]
+    assert item["expires_at"] == int(until.timestamp())  # the table's TTL attribute
+
+
+def test_an_id_too_long_to_be_a_key_is_an_unknown_tenant(table_and_key: tuple[str, str]) -> None:
+    table, key = table_and_key
+    store = DynamoTenantStore(dynamodb_table(table), KmsSealer(key, kms_client()))
+    assert store.get_tenant("t" * 5000) is None
+    assert store.get_tenant("é" * 1100) is None  # 2,200 bytes

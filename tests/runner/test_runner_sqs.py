@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ import pytest
 from local.aws import Provisioned
 from local.runner import InvocationResult
 from local.runner.pool import Status
-from local.runner.sqs import records_to_delete
+from local.runner.sqs import POLL_WAIT_SECONDS, records_to_delete
 from tests.runner.conftest import RunnerFactory, drain, lines_starting, queue_depth, wait_for
 
 
@@ -132,6 +133,23 @@ def test_a_shortened_visibility_brings_the_failed_group_back_in_order(
         "FAILED A A2 receive=1",
     ]
     wait_for(lambda: queue_depth(sqs, provisioned.ref("RetryQueue")) == 0, message="an empty queue")
+
+
+def test_a_disabled_event_source_leaves_the_queue_alone_until_enabled(
+    make_runner: RunnerFactory, provisioned: Provisioned, sqs: Any
+) -> None:
+    runner = make_runner()
+    runner.set_event_sources_enabled("BatchFunction", False)
+    _send_fifo(sqs, provisioned.ref("WorkQueue"), [("g1", "ok-while-disabled")])
+
+    time.sleep(3 * POLL_WAIT_SECONDS)  # several polls' worth: an enabled source would have taken it
+    message = sqs.receive_message(QueueUrl=provisioned.ref("WorkQueue"), VisibilityTimeout=0)["Messages"]
+    assert [m["Body"] for m in message] == ["ok-while-disabled"]
+    assert lines_starting(runner, "BatchFunction", "PROCESSED") == []
+
+    runner.set_event_sources_enabled("BatchFunction", True)
+    processed = wait_for(lambda: lines_starting(runner, "BatchFunction", "PROCESSED"), message="processing")
+    assert processed == ["PROCESSED g1 ok-while-disabled receive=2"]  # received once by the test above
 
 
 def test_a_raising_handler_retries_then_dead_letters_with_the_error_logged(

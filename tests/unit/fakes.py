@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from qbo_sync.domain.audit import AuditRecord
-from qbo_sync.domain.commands import DeliveryCommand, InvoiceCommand
+from qbo_sync.domain.commands import DeliveryCommand, InvoiceCommand, QboChange
 from qbo_sync.domain.connection import Connection
 from qbo_sync.domain.onedesk import (
     AccountProfile,
@@ -505,15 +505,24 @@ class FakeParkedWork:
 
 
 class FakeConnectionStore:
-    """Only the part of ConnectionStore the invoice use cases call."""
+    """Only the part of ConnectionStore the invoice and payment use cases call."""
 
     def __init__(self, *connections: Connection) -> None:
         self.connections: dict[str, Connection] = {c.tenant_id: c for c in connections}
         self.syncs: list[tuple[str, datetime]] = []
         self.reconnect_reasons: list[tuple[str, str]] = []
+        self.realm_lookups: list[str] = []
 
     def get(self, tenant_id: str) -> Connection | None:
         return self.connections.get(tenant_id)
+
+    def tenant_for_realm(self, realm_id: str) -> str | None:
+        self.realm_lookups.append(realm_id)
+        return next((c.tenant_id for c in self.connections.values() if c.realm_id == realm_id), None)
+
+    def tenants_for_realms(self, realm_ids: Iterable[str]) -> dict[str, str]:
+        found = {realm: self.tenant_for_realm(realm) for realm in set(realm_ids)}
+        return {realm: tenant for realm, tenant in found.items() if tenant is not None}
 
     def mark_needs_reconnect(self, tenant_id: str, reason: str) -> None:
         self.reconnect_reasons.append((tenant_id, reason))
@@ -540,3 +549,32 @@ class FakeCommandQueue:
     def enqueue_many(self, commands: Sequence[InvoiceCommand]) -> None:
         assert len(commands) <= 10, "SQS batches hold at most ten messages"
         self.commands.extend(commands)
+
+
+@dataclass
+class FakeChangeQueue:
+    batches: list[list[QboChange]] = field(default_factory=list)
+
+    def enqueue_many(self, changes: Sequence[QboChange]) -> None:
+        self.batches.append(list(changes))
+
+    @property
+    def changes(self) -> list[QboChange]:
+        return [change for batch in self.batches for change in batch]
+
+
+class FakeRequestLog:
+    """RequestLog like DynamoRequestLog: a claim holds until its expiry, an expired one counts as absent."""
+
+    def __init__(self) -> None:
+        self.claims: dict[tuple[str, str], datetime] = {}
+
+    def claim(self, tenant_id: str, request_id: str, now: datetime, until: datetime) -> bool:
+        held = self.claims.get((tenant_id, request_id))
+        if held is not None and held >= now:
+            return False
+        self.claims[(tenant_id, request_id)] = until
+        return True
+
+    def release(self, tenant_id: str, request_id: str) -> None:
+        self.claims.pop((tenant_id, request_id), None)

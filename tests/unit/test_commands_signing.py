@@ -7,6 +7,8 @@ import hashlib
 import hmac
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from qbo_sync.domain.commands import (
     InvoiceAction,
     InvoiceCommand,
@@ -14,7 +16,15 @@ from qbo_sync.domain.commands import (
     command_group_id,
 )
 from qbo_sync.domain.request_ids import request_id
-from qbo_sync.domain.signing import intuit_signature, sign, verify, verify_intuit
+from qbo_sync.domain.signing import (
+    intuit_signature,
+    sign,
+    verify,
+    verify_connect_link,
+    verify_csrf,
+    verify_intuit,
+    verify_session,
+)
 from tests.unit.builders import AT, TENANT, make_invoice
 
 NOW = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
@@ -134,3 +144,24 @@ def test_intuit_signature_is_base64_of_hmac_sha256() -> None:
     assert verify_intuit("verifier", body + b" ", expected) is False
     assert verify_intuit("other", body, expected) is False
     assert verify_intuit("verifier", body, None) is False
+
+
+@pytest.mark.parametrize(
+    "number", ["9" * 5000, "9" * 400, "9" * 13, "²³", "١٧٩٤", " 1793613600", "+1793613600"]
+)
+def test_odd_numbers_in_timestamps_links_and_sessions_are_refused_not_raised(number: str) -> None:
+    signature = sign("secret", int(NOW.timestamp()), BODY)
+    assert not verify("secret", number, BODY, signature, NOW)
+    assert not verify_connect_link("secret", "t-1", number, "0" * 64, NOW)
+    assert not verify_session("secret", f"t-1.{number}.{'0' * 64}", NOW)
+
+
+def test_non_ascii_signatures_are_refused_not_raised() -> None:
+    """hmac.compare_digest raises TypeError for a non-ASCII str; a forged header may hold any."""
+    timestamp = int(NOW.timestamp())
+    expires = int((NOW + timedelta(hours=1)).timestamp())
+    assert not verify("secret", str(timestamp), BODY, "é" * 64, NOW)
+    assert not verify_intuit("verifier", BODY, "é" * 44)
+    assert not verify_connect_link("secret", "t-1", str(expires), "\u2603" * 64, NOW)
+    assert not verify_session("secret", f"t-1.{expires}.{'é' * 64}", NOW)
+    assert not verify_csrf("secret", "session", "é")

@@ -9,7 +9,7 @@ import pytest
 
 from qbo_sync.domain.commands import InvoiceAction, InvoiceCommand
 from qbo_sync.domain.onedesk import InvoiceStatus
-from qbo_sync.domain.signing import sign
+from qbo_sync.domain.signing import REPLAY_MEMORY, SIGNATURE_WINDOW, sign
 from qbo_sync.domain.tenant import Tenant, TriggerPolicy
 from qbo_sync.usecases.ingress import (
     WATERMARK,
@@ -22,7 +22,7 @@ from qbo_sync.usecases.ingress import (
     poll_tenant,
 )
 from tests.unit.builders import AT, SECRET, TENANT, make_invoice, tenant
-from tests.unit.fakes import FakeCommandQueue, FakeOneDesk, FakeTenantStore, FixedClock
+from tests.unit.fakes import FakeCommandQueue, FakeOneDesk, FakeRequestLog, FakeTenantStore, FixedClock
 
 NOW = AT + timedelta(minutes=10)
 MINUTE = timedelta(minutes=1)
@@ -224,14 +224,52 @@ def test_authenticate_refuses(call: Callable[[], Tenant]) -> None:
         call()
 
 
+@pytest.mark.parametrize(
+    ("timestamp", "signature"),
+    [
+        ("9" * 400, "0" * 64),  # int() of it would overflow as a float comparison
+        ("²³", "0" * 64),  # isdigit() says yes, int() says no
+        ("١٧٩٤٥٠٠٠٠٠", "0" * 64),  # Arabic-Indic digits
+        ("-1", "0" * 64),
+        ("", "0" * 64),
+        ("now", "é" * 64),  # compare_digest refuses a non-ASCII str
+        ("now", ""),
+    ],
+    ids=[
+        "400-digits",
+        "superscripts",
+        "arabic-digits",
+        "negative",
+        "empty",
+        "non-ascii-signature",
+        "empty-sig",
+    ],
+)
+def test_authenticate_refuses_odd_headers_without_raising_anything_else(
+    timestamp: str, signature: str
+) -> None:
+    with pytest.raises(Unauthorized):
+        authenticate(
+            FakeTenantStore(tenant()),
+            tenant_id=TENANT,
+            timestamp=str(int(NOW.timestamp())) if timestamp == "now" else timestamp,
+            signature=signature,
+            raw_body=BODY,
+            now=NOW,
+        )
+
+
+REQUEST = CommandRequest(invoice_id="1003", action="send", request_id="r-1")
+
+
 def test_accepted_request_is_queued_without_snapshot() -> None:
     queue = FakeCommandQueue()
-    request = CommandRequest(invoice_id="1003", action="send", request_id="r-1")
 
-    command = accept_command(tenant(), request, queue, NOW)
+    accepted = accept_command(tenant(), REQUEST, queue, FakeRequestLog(), NOW)
 
-    assert queue.commands == [command]
-    assert command == InvoiceCommand(
+    assert not accepted.replayed
+    assert queue.commands == [accepted.command]
+    assert accepted.command == InvoiceCommand(
         tenant_id=TENANT,
         invoice_id="1003",
         action=InvoiceAction.SEND,
@@ -240,6 +278,49 @@ def test_accepted_request_is_queued_without_snapshot() -> None:
         source="api",
         snapshot=None,
     )
+
+
+def test_a_replay_while_its_signature_is_valid_is_answered_alike_and_queues_nothing() -> None:
+    queue, requests = FakeCommandQueue(), FakeRequestLog()
+    first = accept_command(tenant(), REQUEST, queue, requests, NOW)
+
+    # The latest a replay can still pass the signature check: signed 5 minutes ahead, replayed 5 after.
+    replay = accept_command(tenant(), REQUEST, queue, requests, NOW + 2 * SIGNATURE_WINDOW)
+
+    assert replay.replayed
+    assert replay.command.model_dump(include={"tenant_id", "invoice_id", "action", "request_id"}) == (
+        first.command.model_dump(include={"tenant_id", "invoice_id", "action", "request_id"})
+    )
+    assert queue.commands == [first.command]
+    # Another tenant's request with the same id is its own request.
+    other = tenant().model_copy(update={"tenant_id": "t-other"})
+    assert not accept_command(other, REQUEST, queue, requests, NOW).replayed
+
+
+def test_the_same_request_id_signed_again_after_the_replay_memory_is_queued_again() -> None:
+    queue, requests = FakeCommandQueue(), FakeRequestLog()
+    accept_command(tenant(), REQUEST, queue, requests, NOW)
+
+    later = accept_command(tenant(), REQUEST, queue, requests, NOW + REPLAY_MEMORY + timedelta(seconds=1))
+
+    assert not later.replayed
+    assert len(queue.commands) == 2
+
+
+class _BrokenQueue(FakeCommandQueue):
+    def enqueue(self, command: InvoiceCommand) -> None:
+        raise TimeoutError("SQS did not answer")
+
+
+def test_a_request_that_could_not_be_queued_is_honoured_when_retried() -> None:
+    queue, requests = FakeCommandQueue(), FakeRequestLog()
+    with pytest.raises(TimeoutError):
+        accept_command(tenant(), REQUEST, _BrokenQueue(), requests, NOW)
+
+    retried = accept_command(tenant(), REQUEST, queue, requests, NOW + MINUTE)
+
+    assert not retried.replayed
+    assert [c.request_id for c in queue.commands] == ["r-1"]
 
 
 class _FailingQueue(FakeCommandQueue):

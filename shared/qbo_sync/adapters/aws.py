@@ -6,6 +6,8 @@ code cannot tell moto from AWS.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -18,6 +20,9 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 _CONFIG = Config(connect_timeout=2, read_timeout=10, retries={"mode": "standard", "max_attempts": 4})
+# Calls in flight at once for one fan-out; within botocore's connection pool (10 per client), so every
+# thread keeps its connection.
+PARALLEL_CALLS = 8
 
 
 @lru_cache(maxsize=1)
@@ -38,3 +43,13 @@ def kms_client() -> KMSClient:
 @lru_cache(maxsize=1)
 def sqs_client() -> SQSClient:
     return _session().client("sqs", config=_CONFIG)
+
+
+def concurrently[T, R](call: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """``call(item)`` for every item, ``PARALLEL_CALLS`` at a time, results in order. For calls on the
+    low-level clients, which are thread-safe (boto3 resources such as ``Table`` are not). Every call
+    finishes before the first error, if any, is raised."""
+    if len(items) <= 1:
+        return [call(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(PARALLEL_CALLS, len(items))) as pool:
+        return list(pool.map(call, items))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import zlib
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from qbo_sync.domain.onedesk import Invoice
 
@@ -53,16 +53,21 @@ class DeliveryCommand(BaseModel):
 type ChangedEntity = Literal["Payment", "Invoice", "CreditMemo"]
 
 
+# QBO realm and entity ids are short numeric strings; the bound keeps any value usable as a table key.
+type QboId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+type EventId = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
 class QboChange(BaseModel):
     """On ``qbo-changes.fifo``: one QBO entity changed (from a webhook or from CDC)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    realm_id: str
+    realm_id: QboId
     entity: ChangedEntity
-    entity_id: str
-    operation: str
-    event_id: str
+    entity_id: QboId
+    operation: Annotated[str, StringConstraints(max_length=64)]
+    event_id: EventId
     occurred_at: datetime | None = None
 
 

@@ -9,10 +9,22 @@ from __future__ import annotations
 from datetime import date
 
 from qbo_sync.domain import qbo
+from qbo_sync.domain.commands import QboChange
 from qbo_sync.domain.money import ZERO
 from qbo_sync.domain.onedesk import InvoiceStatus, PaymentState
 
 VOIDED_NOTE_PREFIX = "Voided"
+
+# A new or just-emailed invoice has nothing paid on it: reading it back would only spend the realm's QBO
+# budget (every invoice we create or send comes back as one of these events). Payments, credit memos and
+# invoice updates, voids and deletes are what move the paid amount.
+_NO_PAYMENT_NEWS = frozenset({"created", "create", "emailed"})
+
+
+def carries_payment_news(change: QboChange) -> bool:
+    """False for the changes that cannot move what an invoice shows as paid: they are never queued, and
+    one already queued is acknowledged without reading QBO."""
+    return not (change.entity == "Invoice" and change.operation in _NO_PAYMENT_NEWS)
 
 
 def is_voided(invoice: qbo.Invoice) -> bool:

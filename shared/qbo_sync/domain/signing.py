@@ -11,6 +11,25 @@ from datetime import datetime, timedelta
 from urllib.parse import quote, unquote
 
 SIGNATURE_WINDOW = timedelta(minutes=5)
+# A signature is accepted up to 5 minutes either side of its timestamp, so a request first seen at t can
+# be replayed until t + 10 minutes; what was honoured is remembered that long, plus a minute of slack.
+REPLAY_MEMORY = 2 * SIGNATURE_WINDOW + timedelta(minutes=1)
+# Unix seconds have 10 digits until the year 2286: a longer timestamp, expiry or session time is refused
+# before int() (whose float comparison overflows) ever sees it.
+_MAX_UNIX_DIGITS = 12
+
+
+def _same(expected: str, given: str) -> bool:
+    """Constant-time, on bytes: ``compare_digest`` raises for a str with non-ASCII characters, which any
+    forged header, cookie or form field may hold."""
+    return hmac.compare_digest(expected.encode(), given.encode(errors="surrogatepass"))
+
+
+def _unix_seconds(value: str | None) -> int | None:
+    """ASCII digits only (``str.isdigit`` also accepts "²", which ``int`` refuses), and not too many."""
+    if not value or len(value) > _MAX_UNIX_DIGITS or not (value.isascii() and value.isdigit()):
+        return None
+    return int(value)
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -21,22 +40,22 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
 
 
 def verify(secret: str, timestamp: str | None, body: bytes, signature: str | None, now: datetime) -> bool:
-    if not timestamp or not signature or not timestamp.isdigit():
+    signed_at = _unix_seconds(timestamp)
+    if signed_at is None or not signature:
         return False
-    signed_at = int(timestamp)
     if abs(now.timestamp() - signed_at) > SIGNATURE_WINDOW.total_seconds():
         return False
-    return hmac.compare_digest(sign(secret, signed_at, body), signature)
+    return _same(sign(secret, signed_at, body), signature)
 
 
 def intuit_signature(verifier_token: str, raw_body: bytes) -> str:
-    """QBO-FACTS §10: base64(HMAC-SHA256(verifier token, raw body))."""
+    """Intuit's intuit-signature header: base64(HMAC-SHA256(verifier token, raw body))."""
     digest = hmac.new(verifier_token.encode(), raw_body, hashlib.sha256).digest()
     return base64.b64encode(digest).decode()
 
 
 def verify_intuit(verifier_token: str, raw_body: bytes, signature: str | None) -> bool:
-    return bool(signature) and hmac.compare_digest(intuit_signature(verifier_token, raw_body), str(signature))
+    return bool(signature) and _same(intuit_signature(verifier_token, raw_body), str(signature))
 
 
 # ---------------------------------------------------------------- the admin's pages (qbo_connect)
@@ -61,12 +80,12 @@ def connect_link_signature(secret: str, tenant_id: str, expires: int) -> str:
 def verify_connect_link(
     secret: str, tenant_id: str, expires: str | None, signature: str | None, now: datetime
 ) -> bool:
-    if not expires or not signature or not expires.isdigit():
+    expires_at = _unix_seconds(expires)
+    if expires_at is None or not signature:
         return False
-    expires_at = int(expires)
     if not now.timestamp() < expires_at <= (now + CONNECT_LINK_MAX_LIFETIME).timestamp():
         return False
-    return hmac.compare_digest(connect_link_signature(secret, tenant_id, expires_at), signature)
+    return _same(connect_link_signature(secret, tenant_id, expires_at), signature)
 
 
 def session_value(secret: str, tenant_id: str, expires: int) -> str:
@@ -83,10 +102,11 @@ def session_tenant(value: str) -> str | None:
 
 def verify_session(secret: str, value: str, now: datetime) -> bool:
     parts = value.rsplit(".", 2)
-    if len(parts) != 3 or not parts[1].isdigit() or int(parts[1]) <= now.timestamp():
+    expires = _unix_seconds(parts[1]) if len(parts) == 3 else None
+    if expires is None or expires <= now.timestamp():
         return False
     tenant_id = unquote(parts[0])
-    return hmac.compare_digest(session_value(secret, tenant_id, int(parts[1])), value)
+    return _same(session_value(secret, tenant_id, expires), value)
 
 
 def csrf_token(secret: str, session: str) -> str:
@@ -95,4 +115,4 @@ def csrf_token(secret: str, session: str) -> str:
 
 
 def verify_csrf(secret: str, session: str, token: str | None) -> bool:
-    return bool(token) and hmac.compare_digest(csrf_token(secret, session), str(token))
+    return bool(token) and _same(csrf_token(secret, session), str(token))

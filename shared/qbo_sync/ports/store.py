@@ -102,6 +102,18 @@ class ParkedWork(Protocol):
         ...
 
 
+class RequestLog(Protocol):
+    """Signed requests already honoured: a replay inside the signature window must do nothing."""
+
+    def claim(self, tenant_id: str, request_id: str, now: datetime, until: datetime) -> bool:
+        """Record the request until ``until``; False when it is already recorded (a replay)."""
+        ...
+
+    def release(self, tenant_id: str, request_id: str) -> None:
+        """Forget the request (it failed before taking effect), so that its retry is honoured."""
+        ...
+
+
 class AuditLog(Protocol):
     def record(self, record: AuditRecord) -> None: ...
     def recent(self, tenant_id: str, limit: int = 20) -> list[AuditRecord]: ...

@@ -4,6 +4,7 @@ where connections live, and Intuit's OAuth endpoints.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
@@ -80,6 +81,10 @@ class ConnectionStore(Protocol):
         ...
 
     def tenant_for_realm(self, realm_id: str) -> str | None: ...
+
+    def tenants_for_realms(self, realm_ids: Collection[str]) -> dict[str, str]:
+        """realm -> tenant for those of ``realm_ids`` that belong to a tenant (the others are absent)."""
+        ...
 
     def save_connection(self, connection: Connection, tokens: TokenSet) -> Connection:
         """Create or replace the connection; returns it with its new ``token_version``."""

@@ -1,5 +1,5 @@
 """How OneDesk invoice events land on invoice-commands.fifo: the scheduled poller (OneDesk has no
-outgoing webhooks, ONEDESK-FACTS B.2) and explicit, signed "Copy"/"Send" requests."""
+outgoing webhooks) and explicit, signed "Copy"/"Send" requests."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from qbo_sync.domain.commands import InvoiceAction, InvoiceCommand
 from qbo_sync.domain.onedesk import Invoice, InvoiceStatus
-from qbo_sync.domain.signing import verify
+from qbo_sync.domain.signing import REPLAY_MEMORY, verify
 from qbo_sync.domain.tenant import Tenant, TriggerPolicy
 from qbo_sync.ports.onedesk import OneDeskPort
-from qbo_sync.ports.store import TenantStore
+from qbo_sync.ports.store import RequestLog, TenantStore
 
 WATERMARK = "onedesk-invoices"
 # Re-read this much before the watermark: OneDesk's clock and ours, and in-flight writes, may disagree.
@@ -137,10 +137,18 @@ def authenticate(
     return tenant
 
 
+@dataclass(frozen=True)
+class Accepted:
+    command: InvoiceCommand
+    replayed: bool  # the same request was honoured moments ago: answered alike, nothing queued again
+
+
 def accept_command(
-    tenant: Tenant, request: CommandRequest, queue: CommandQueue, now: datetime
-) -> InvoiceCommand:
-    """Queue an explicit request; the worker fetches the invoice itself (no snapshot)."""
+    tenant: Tenant, request: CommandRequest, queue: CommandQueue, requests: RequestLog, now: datetime
+) -> Accepted:
+    """Queue an explicit request once (the worker fetches the invoice itself: no snapshot). A signed
+    request captured and sent again while its signature is still valid is recognised by its request id
+    and does nothing."""
     command = InvoiceCommand(
         tenant_id=tenant.tenant_id,
         invoice_id=request.invoice_id,
@@ -149,5 +157,11 @@ def accept_command(
         requested_at=now,
         source="api",
     )
-    queue.enqueue(command)
-    return command
+    if not requests.claim(tenant.tenant_id, request.request_id, now, now + REPLAY_MEMORY):
+        return Accepted(command, replayed=True)
+    try:
+        queue.enqueue(command)
+    except Exception:
+        requests.release(tenant.tenant_id, request.request_id)  # not honoured: OneDesk's retry must be
+        raise
+    return Accepted(command, replayed=False)

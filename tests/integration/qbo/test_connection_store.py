@@ -125,3 +125,18 @@ def test_refresh_lease_admits_one_owner_until_released_or_expired(stack: Stack) 
     stack.store.release_lease("t1", "a")
     assert stack.store.try_lease_refresh("t1", "b", -1)  # already expired lease
     assert stack.store.try_lease_refresh("t1", "c", 30)
+
+
+def test_tenants_for_many_realms_in_one_call(stack: Stack) -> None:
+    realms = [f"91300000{n:04d}" for n in range(25)]
+    for n, realm in enumerate(realms[:20]):
+        stack.store.save_connection(connection(f"t{n}", realm), pair(str(n)))
+    stack.store.save_connection(
+        connection("t-left", realms[0], status=ConnectionStatus.DISCONNECTED), pair("x")
+    )
+
+    found = stack.store.tenants_for_realms([*realms, *realms[:5], "x" * 3000])
+
+    # The realm's connected tenant wins over one that left it; unknown and impossible realms are absent.
+    assert found == {realm: f"t{n}" for n, realm in enumerate(realms[:20])}
+    assert stack.store.tenant_for_realm("x" * 3000) is None  # no key that long can exist

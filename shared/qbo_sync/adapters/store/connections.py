@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Collection
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
 
+from qbo_sync.adapters.aws import concurrently
 from qbo_sync.adapters.crypto import KmsSealer
 from qbo_sync.adapters.store.dynamo import condition_failed
-from qbo_sync.adapters.store.keys import GSI1, realm_gsi_pk, tenant_pk
+from qbo_sync.adapters.store.keys import GSI1, realm_gsi_pk, tenant_pk, usable_partition_key
 from qbo_sync.domain.connection import Connection, ConnectionStatus, TokenSet
 
 if TYPE_CHECKING:
@@ -78,13 +80,27 @@ class DynamoConnectionStore:
         context = _token_context(connection.tenant_id, connection.realm_id)
         return connection, TokenSet.model_validate_json(self._sealer.unseal(bytes(item["tokens"]), context))
 
+    def tenants_for_realms(self, realm_ids: Collection[str]) -> dict[str, str]:
+        """An index query per distinct realm, run concurrently: a webhook batch may name many."""
+        realms = sorted(set(realm_ids))
+        tenants = concurrently(self.tenant_for_realm, realms)
+        return {realm: tenant for realm, tenant in zip(realms, tenants, strict=True) if tenant is not None}
+
     def tenant_for_realm(self, realm_id: str) -> str | None:
-        response = self._table.query(
+        """The connected tenant of the realm, else the last one that was. Through the Table's client,
+        which may be shared by threads (the Table resource itself may not); boto3 still converts the
+        values both ways."""
+        realm_key = realm_gsi_pk(realm_id)
+        if not usable_partition_key(realm_key):
+            return None
+        response = self._table.meta.client.query(
+            TableName=self._table.name,
             IndexName=GSI1,
-            KeyConditionExpression=Key("gsi1pk").eq(realm_gsi_pk(realm_id)),
-            FilterExpression=Attr("sk").eq(CONNECTION_SK),
+            KeyConditionExpression="gsi1pk = :realm",
+            FilterExpression="sk = :connection",
+            ExpressionAttributeValues={":realm": realm_key, ":connection": CONNECTION_SK},
         )
-        items = response.get("Items", [])
+        items: list[dict[str, Any]] = response.get("Items", [])
         connected = [i for i in items if i.get("status") == ConnectionStatus.CONNECTED]
         chosen = (connected or items)[:1]
         return str(chosen[0]["tenant_id"]) if chosen else None

@@ -7,6 +7,17 @@ reconnecting a tenant to another company never reuses the old company's ids.
 from __future__ import annotations
 
 GSI1 = "gsi1"
+_MAX_PARTITION_KEY_BYTES = 2048  # DynamoDB's limit, for the table's and the index's partition keys
+
+
+def usable_partition_key(value: str) -> bool:
+    """False for a value no item can have as its partition key (too long, or not UTF-8). Asking DynamoDB
+    for it would fail as a ValidationException; callers answer "not found" without asking, so an
+    oversized id from outside is refused like an unknown one instead of failing as a 500."""
+    try:
+        return len(value.encode()) <= _MAX_PARTITION_KEY_BYTES
+    except UnicodeEncodeError:
+        return False
 
 
 def tenant_pk(tenant_id: str) -> str:

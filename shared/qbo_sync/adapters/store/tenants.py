@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.conditions import Key
 from pydantic import SecretStr
 
-from qbo_sync.adapters.store.keys import GSI1, tenant_pk
+from qbo_sync.adapters.store.keys import GSI1, tenant_pk, usable_partition_key
 from qbo_sync.domain.tenant import Tenant, TenantSettings, TriggerPolicy
 
 if TYPE_CHECKING:
@@ -41,6 +41,8 @@ class DynamoTenantStore:
         cached = self._cache.get(tenant_id)
         if cached is not None and cached[0] > self._clock():
             return cached[1]
+        if not usable_partition_key(tenant_pk(tenant_id)):
+            return None
         item = self._table.get_item(Key={"pk": tenant_pk(tenant_id), "sk": "TENANT"}).get("Item")
         if not item:
             return None
