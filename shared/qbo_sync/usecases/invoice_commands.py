@@ -57,6 +57,7 @@ def handle_invoice_command(command: InvoiceCommand, ports: CommandPorts) -> Copy
             country=str(connection.country),
             home_currency=connection.home_currency,
             custom_txn_numbers=connection.custom_txn_numbers,
+            automated_sales_tax=connection.automated_sales_tax,
         ),
         settings=settings,
     )
@@ -66,6 +67,7 @@ def handle_invoice_command(command: InvoiceCommand, ports: CommandPorts) -> Copy
         mappings=ports.mappings,
         audit=ports.audit,
         deliveries=ports.deliveries,
+        tax_catalogs=ports.tenants,
         clock=ports.clock,
     )
     try:
