@@ -142,10 +142,14 @@ def test_us_admin_chooses_another_code_for_a_tax_on_the_settings_page(us_world: 
     world.admin.open(f"{world.api}/qbo/settings")
     assert "Automatic: California (8.25%)" in world.admin.page.text  # type: ignore[union-attr]
     world.admin.choose_tax_code("Sales tax 8.25%", "Lakeside")
+    before = world.qbo.last_seq()
     again = recopied(
         world, record["id"], lambda found: found["TxnTaxDetail"]["TxnTaxCodeRef"]["name"] == "Lakeside"
     )
     assert again["Id"] == qbo_invoice["Id"]
+    # The codes come from the snapshot the settings page stored: the re-copy is the update alone.
+    made = world.qbo.data_requests(before)
+    assert [(entry["method"], entry["path"].rsplit("/", 1)[-1]) for entry in made] == [("POST", "invoice")]
     assert Decimal(str(again["TotalAmt"])) == Decimal(str(record["total"])) == Decimal("194.85")
 
 
