@@ -42,8 +42,9 @@ class QboControl:
     realm_id: str
 
     @classmethod
-    def new_company(cls, base_url: str, name: str, country: str) -> QboControl:
-        body = {"name": name, "country": country}
+    def new_company(cls, base_url: str, name: str, country: str, **options: Any) -> QboControl:
+        """A new company (``country`` US, CA or GB; options such as ``automated_sales_tax=True``)."""
+        body = {"name": name, "country": country, **options}
         realm = _json(requests.post(f"{base_url}/_sandbox/companies", json=body, timeout=_TIMEOUT))["realmId"]
         return cls(base_url, str(realm))
 

@@ -359,7 +359,12 @@ class Demo:
                 f"{customer.get('PrimaryEmailAddr', {}).get('Address')})",
             ],
         ]
-        qbo_lines = [line for line in qbo_invoice["Line"] if line["DetailType"] != "SubTotalLineDetail"]
+        # Text lines (the discounts' labels) carry no amount: shown on their own row below.
+        qbo_lines = [
+            line
+            for line in qbo_invoice["Line"]
+            if line["DetailType"] not in ("SubTotalLineDetail", "DescriptionOnly")
+        ]
         onedesk_lines = [line for line in record["lines"] if line["kind"] != "tax"]
         for mine, theirs in zip(onedesk_lines, qbo_lines, strict=False):
             detail = theirs.get("SalesItemLineDetail", {})
@@ -374,9 +379,17 @@ class Demo:
                     f"{item}: {theirs.get('Description') or ''}: {qty}{money(theirs['Amount'])}",
                 ]
             )
+        texts = [
+            line["Description"] for line in qbo_invoice["Line"] if line["DetailType"] == "DescriptionOnly"
+        ]
+        if texts:
+            rows.append(["text lines", "", "; ".join(texts)])
         tax = next((line for line in record["lines"] if line["kind"] == "tax"), None)
         if tax:
-            rows.append(["tax", money(tax["amount"]), money(qbo_invoice["TxnTaxDetail"]["TotalTax"])])
+            code = qbo_invoice["TxnTaxDetail"].get("TxnTaxCodeRef", {}).get("name", "")
+            rows.append(
+                ["tax", money(tax["amount"]), f"{money(qbo_invoice['TxnTaxDetail']['TotalTax'])} ({code})"]
+            )
         rows.append(["total", money(record["total"]), money(qbo_invoice["TotalAmt"])])
         rows.append(["OneDesk tag", ", ".join(t["name"] for t in record["tags"]), ""])
         rows.append(["OneDesk message", (record["syncMessage"] or {}).get("text", ""), ""])

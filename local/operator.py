@@ -195,6 +195,22 @@ class AdminBrowser:
                 return value
         raise AssertionError(f"no {select_name} option labelled {label_part!r}")
 
+    def tax_row_select(self, row_label: str) -> str:
+        """The name of the tax table's select for the OneDesk taxes labelled ``row_label``."""
+        assert self.page is not None, "open a page first"
+        rows = re.findall(r'<tr><td>([^<]*)</td>.*?<select name="(tax_code_\d+)"', self.page.text)
+        for label, name in rows:
+            if html.unescape(label) == row_label:
+                return str(name)
+        raise AssertionError(f"no tax table row {row_label!r} on {self.page.url}")
+
+    def choose_tax_code(self, row_label: str, code_label: str) -> requests.Response:
+        """Choose, in the settings page's tax table, the QBO code for one combination of OneDesk taxes."""
+        select = self.tax_row_select(row_label)
+        page = self.submit("income_account_id", **{select: self.option(select, code_label)})
+        page.raise_for_status()
+        return page
+
     def disconnect(self) -> requests.Response:
         page = self.submit(action="/qbo/disconnect")
         page.raise_for_status()
@@ -213,12 +229,19 @@ class ConnectedTenant:
 
 
 def connect_new_tenant(
-    stack: LocalStack, country: str = "US", tax_label: str = "California"
+    stack: LocalStack,
+    country: str = "US",
+    tax_label: str = "California",
+    *,
+    automated_sales_tax: bool = False,
 ) -> ConnectedTenant:
     """What an operator and an admin do for a new customer of the integration, on fresh emulator
     accounts: register the tenant, connect QBO through the real pages, save the default settings."""
     qbo = QboControl.new_company(
-        stack.components["qbo"].base_url, f"{country} company {uuid.uuid4().hex[:6]}", country
+        stack.components["qbo"].base_url,
+        f"{country} company {uuid.uuid4().hex[:6]}",
+        country,
+        automated_sales_tax=automated_sales_tax,
     )
     onedesk = OneDeskControl.new_account(stack.components["onedesk"].control_url, "Acme Consulting")  # type: ignore[attr-defined]
     tenant = register_tenant("Acme Consulting", onedesk.api_key)

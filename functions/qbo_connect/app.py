@@ -231,6 +231,7 @@ def save() -> Response[str]:
             SettingsForm(
                 income_account_id=form.get("income_account_id"),
                 tax_code_id=form.get("tax_code_id"),
+                tax_overrides=_tax_overrides(form),
                 copy_when_opened="copy_when_opened" in form,
                 send_when_marked_sent="send_when_marked_sent" in form,
             ),
@@ -243,6 +244,14 @@ def save() -> Response[str]:
         return _html(not_saved.status, page)
     code = "saved-no-exempt" if saved.missing_exempt_code else "saved"
     return _redirect(f"/qbo/settings?notice={code}&resumed={saved.resumed}")
+
+
+def _tax_overrides(form: dict[str, str]) -> dict[str, str] | None:
+    """The tax table's rows (``tax_key_N`` names the OneDesk taxes, ``tax_code_N`` the chosen code)."""
+    rows = {name.removeprefix("tax_key_"): key for name, key in form.items() if name.startswith("tax_key_")}
+    if not rows:
+        return None
+    return {key: form.get(f"tax_code_{index}", "") for index, key in rows.items()}
 
 
 @app.post("/qbo/disconnect")

@@ -10,7 +10,6 @@ import base64
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from html import escape
 from typing import Literal
 from urllib.parse import urlencode
@@ -18,8 +17,9 @@ from urllib.parse import urlencode
 from qbo_sync.domain.audit import AuditRecord, Outcome
 from qbo_sync.domain.connection import Connection, ConnectionStatus
 from qbo_sync.domain.onedesk import Plan
+from qbo_sync.domain.taxes import TaxMode, format_percent
 from qbo_sync.domain.tenant import TenantSettings, TriggerPolicy
-from qbo_sync.usecases.connect import Choice, CompanyChoices, SettingsView
+from qbo_sync.usecases.connect import Choice, CompanyChoices, SettingsView, TaxRow
 
 TITLE = "QuickBooks Online"
 QBO_INVOICE_URLS = {
@@ -224,6 +224,7 @@ def settings(view: SettingsView, csrf: str, environment: str, notice: Notice | N
         + '<form method="post" action="/qbo/settings">'
         + _csrf_field(csrf)
         + _defaults_section(view)
+        + _taxes_section(view)
         + _automation_section(view.tenant.trigger_policy)
         + "</form>"
         + _disconnect_section(view.connection, csrf)
@@ -310,11 +311,11 @@ def _options(choices: list[Choice], selected: str | None, placeholder: str) -> s
 
 
 def _label(choice: Choice) -> str:
-    return choice.name if choice.rate_percent is None else f"{choice.name} ({_percent(choice.rate_percent)})"
-
-
-def _percent(rate: Decimal) -> str:
-    return f"{rate.normalize():f}%"
+    return (
+        choice.name
+        if choice.rate_percent is None
+        else f"{choice.name} ({format_percent(choice.rate_percent)})"
+    )
 
 
 def _defaults_section(view: SettingsView) -> str:
@@ -357,20 +358,28 @@ def _saved_tax(current: TenantSettings) -> Choice:
 def _default_fields(choices: CompanyChoices, current: TenantSettings | None) -> str:
     account = current.default_income_account_id if current else None
     tax = current.tax.tax_code_id if current else None
-    if choices.is_us:
+    if choices.tax_mode is TaxMode.US_AUTOMATED:
         tax_hint = (
-            "Used when an invoice has tax: its lines are marked TAX and this code sets the rate, which must "
-            "match the invoice's tax rate. Choose “Not taxable” if your invoices never carry tax."
+            "This company uses Automated Sales Tax: lines of taxed invoices are marked TAX and QuickBooks "
+            "Online calculates the tax from the addresses. When its total differs from OneDesk's, the "
+            "OneDesk invoice says so."
+        )
+    elif choices.tax_mode is TaxMode.US:
+        tax_hint = (
+            "Each invoice's taxes go to the tax code with the same rates (see Taxes below); when several "
+            "codes have them, this one is used. Choose “Not taxable” to prefer none."
         )
     elif choices.exempt_tax_code is not None:
         tax_hint = (
-            "Used when an invoice has tax; its rate must match the invoice's tax rate. Lines of invoices "
-            f"without tax carry “{esc(choices.exempt_tax_code.name)}”."
+            "Each invoice's taxes go to the tax code with the same rates (see Taxes below); when several "
+            f"codes have them, this one is used. Lines of invoices without tax carry "
+            f"“{esc(choices.exempt_tax_code.name)}” unless you choose another below."
         )
     else:
         tax_hint = (
-            "Used when an invoice has tax. This company has no tax code with a 0% rate, so invoices without "
-            "tax cannot be copied until you add one in QuickBooks Online."
+            "Each invoice's taxes go to the tax code with the same rates (see Taxes below). This company has "
+            "no tax code with a 0% rate, so invoices without tax cannot be copied until you add one in "
+            "QuickBooks Online."
         )
     return (
         '<label for="income_account_id">Default income account</label>'
@@ -382,6 +391,45 @@ def _default_fields(choices: CompanyChoices, current: TenantSettings | None) -> 
         '<select id="tax_code_id" name="tax_code_id" required>'
         f"{_options(choices.tax_codes, tax, 'Choose a tax code')}</select>"
         f'<p class="hint">{tax_hint}</p>'
+    )
+
+
+def _taxes_section(view: SettingsView) -> str:
+    """The tax table: each combination of OneDesk taxes seen on an invoice and the QBO tax code it goes
+    to, automatic (matched by rate) unless the admin chooses one."""
+    choices = view.choices
+    if choices is None or choices.tax_mode is TaxMode.US_AUTOMATED:
+        return ""
+    head = (
+        '<section aria-labelledby="taxes"><h2 id="taxes">Taxes</h2><p class="hint">OneDesk taxes go to the '
+        "QuickBooks Online tax code with the same rates, automatically; choose another code for a tax here. "
+        "A combination appears once an invoice with it has been copied (or refused).</p>"
+    )
+    if not view.tax_rows:
+        return head + '<p class="muted">No invoice with tax has been copied yet.</p></section>'
+    codes = [Choice(c.code_id, c.name, c.percent) for c in choices.catalog_codes]
+    rows = "".join(_tax_row(index, row, codes) for index, row in enumerate(view.tax_rows))
+    return (
+        head
+        + "<table><thead><tr><th>OneDesk taxes</th><th>First seen on</th><th>QuickBooks Online tax code</th>"
+        "</tr></thead><tbody>" + rows + "</tbody></table></section>"
+    )
+
+
+def _tax_row(index: int, row: TaxRow, codes: list[Choice]) -> str:
+    automatic = (
+        f"Automatic: {_label(row.automatic)}" if row.automatic else "Automatic: no code has these rates"
+    )
+    options = f'<option value=""{"" if row.chosen else " selected"}>{esc(automatic)}</option>' + "".join(
+        f'<option value="{esc(c.id)}"{" selected" if c.id == row.chosen else ""}>{esc(_label(c))}</option>'
+        for c in codes
+    )
+    first = esc(row.first_invoice) if row.first_invoice else '<span class="muted">—</span>'
+    return (
+        f"<tr><td>{esc(row.label)}</td><td>{first}</td><td>"
+        f'<input type="hidden" name="tax_key_{index}" value="{esc(row.key)}">'
+        f'<select name="tax_code_{index}" aria-label="{esc("QuickBooks Online tax code for " + row.label)}">'
+        f"{options}</select></td></tr>"
     )
 
 

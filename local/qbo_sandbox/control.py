@@ -14,7 +14,7 @@ from local.qbo_sandbox.webhooks import WebhookDispatcher
 from local.qbo_sandbox.wire import Request, Response, json_response
 
 PREFIX = "/_sandbox"
-COUNTRIES = ("US", "CA")
+COUNTRIES = ("US", "CA", "GB")
 Handler = Callable[[Request], Any]
 
 
@@ -109,7 +109,12 @@ class ControlApi:
         custom = body.get("custom_txn_numbers", country == "US")
         if not isinstance(custom, bool):
             raise ConfigError("custom_txn_numbers must be true or false")
-        company = self._state.add_company(name.strip(), str(country), custom)
+        automated = body.get("automated_sales_tax", False)
+        if not isinstance(automated, bool):
+            raise ConfigError("automated_sales_tax must be true or false")
+        if automated and country != "US":
+            raise ConfigError("automated_sales_tax exists only for US companies")
+        company = self._state.add_company(name.strip(), str(country), custom, automated)
         return {"realmId": company.realm_id}
 
     def _mint_tokens(self, request: Request) -> dict[str, Any]:

@@ -98,11 +98,27 @@ def us_totals(
     return totals
 
 
+def _spread(discount: Decimal, nets: dict[str, Decimal], sub: Decimal) -> dict[str, Decimal]:
+    """The discount shared among tax codes in proportion to their net amounts, each share rounded to the
+    cent and the last code taking the remainder, so the shares add up to the discount exactly (with one
+    code, the taxable base is exactly subtotal - discount)."""
+    shares: dict[str, Decimal] = {}
+    remaining = discount
+    for index, (code_id, net) in enumerate(nets.items()):
+        last = index == len(nets) - 1
+        share = remaining if last or sub.is_zero() else round_cents(discount * net / sub)
+        shares[code_id] = share
+        remaining -= share
+    return shares
+
+
 def global_totals(lines: list[dict[str, Any]], codes: Mapping[str, TaxCode], calculation: str) -> Totals:
     """Non-US model: every sales line names a real tax code; the discount is pre-tax.
 
     TaxExcluded: line amounts are net and tax is added on top.
     TaxInclusive: line amounts already contain the tax, which is carved out of them.
+    Tax is rounded half-up once per tax rate (a rate shared by several codes, such as GST in "GST" and
+    "GST/PST BC", is one TaxLine).
     """
     sub = subtotal(lines)
     discount = apply_discounts(lines)
@@ -110,17 +126,21 @@ def global_totals(lines: list[dict[str, Any]], codes: Mapping[str, TaxCode], cal
     if calculation == "NotApplicable":
         return totals
 
-    bases: dict[str, tuple[TaxRate, Decimal, Decimal]] = {}  # rate id -> (rate, gross base, combined %)
+    nets: dict[str, Decimal] = {}
     for line in _sales_lines(lines):
-        code = codes[line[SALES_LINE]["TaxCodeRef"]["value"]]
+        code_id = line[SALES_LINE]["TaxCodeRef"]["value"]
+        nets[code_id] = nets.get(code_id, ZERO) + line["Amount"]
+    bases: dict[str, tuple[TaxRate, Decimal]] = {}  # rate id -> (rate, net amount taxed at it)
+    for code_id, share in _spread(discount, nets, sub).items():
+        code = codes[code_id]
+        gross = nets[code_id] - share
         combined = sum((rate.percent for rate in code.rates), Decimal(0))
-        share = _after_discount(line["Amount"], discount, sub)
-        for rate in code.rates:
-            _, gross, _ = bases.get(rate.rate_id, (rate, Decimal(0), combined))
-            bases[rate.rate_id] = (rate, gross + share, combined)
-
-    for rate, gross, combined in bases.values():
         net = gross * HUNDRED / (HUNDRED + combined) if calculation == "TaxInclusive" else gross
+        for rate in code.rates:
+            _, so_far = bases.get(rate.rate_id, (rate, ZERO))
+            bases[rate.rate_id] = (rate, so_far + net)
+
+    for rate, net in bases.values():
         tax = round_cents(net * rate.percent / HUNDRED)
         totals.tax += tax
         totals.tax_lines.append(_tax_line(rate, tax, net))

@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from local.qbo_sandbox.faults import (
@@ -106,6 +106,20 @@ def quantity(data: dict[str, Any], field: str, element: str | None = None) -> De
     if parsed is None:
         raise invalid_number(element or field, raw)
     return parsed
+
+
+# QBO keeps seven decimal places of a line's Qty and UnitPrice and drops the rest (reported by
+# integrators; lines entered in QBO's UI come back with seven). Whether it truncates or rounds is not
+# documented: this emulator truncates.
+LINE_QUANTITY_QUANTUM = Decimal("0.0000001")
+
+
+def line_quantity(data: dict[str, Any], field: str, element: str) -> Decimal | None:
+    """A line's Qty or UnitPrice as QBO stores it: at most seven decimal places."""
+    value = quantity(data, field, element)
+    if value is None or value == value.quantize(LINE_QUANTITY_QUANTUM, rounding=ROUND_DOWN):
+        return value
+    return value.quantize(LINE_QUANTITY_QUANTUM, rounding=ROUND_DOWN)
 
 
 def valid_email(address: str) -> bool:

@@ -188,11 +188,15 @@ class SandboxState:
             self.fault_rules = []
             self.request_ids = {}
 
-    def add_company(self, name: str, country: str, custom_txn_numbers: bool) -> Company:
+    def add_company(
+        self, name: str, country: str, custom_txn_numbers: bool, automated_sales_tax: bool = False
+    ) -> Company:
         with self.lock:
             realm_id = str(self.next_realm)
             self.next_realm += 1
-            company = seed_company(realm_id, name, country, custom_txn_numbers, self.clock.now())
+            company = seed_company(
+                realm_id, name, country, custom_txn_numbers, self.clock.now(), automated_sales_tax
+            )
             self.companies[realm_id] = company
             return company
 

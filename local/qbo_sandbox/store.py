@@ -11,6 +11,11 @@ from local.qbo_sandbox.faults import object_not_found
 
 # Customer, Vendor and Employee share one DisplayName namespace (§2, error 6240).
 PEOPLE = ("Customer", "Vendor", "Employee")
+HOME_CURRENCIES = {
+    "US": {"value": "USD", "name": "United States Dollar"},
+    "CA": {"value": "CAD", "name": "Canadian Dollar"},
+    "GB": {"value": "GBP", "name": "British Pound Sterling"},
+}
 
 
 def id_sort_key(entity_id: str) -> tuple[int, int, str]:
@@ -68,9 +73,12 @@ class Company:
 
     @property
     def currency_ref(self) -> dict[str, str]:
-        if self.is_us:
-            return {"value": "USD", "name": "United States Dollar"}
-        return {"value": "CAD", "name": "Canadian Dollar"}
+        return HOME_CURRENCIES[self.country]
+
+    @property
+    def automated_sales_tax(self) -> bool:
+        """US Automated Sales Tax (Preferences.TaxPrefs.PartnerTaxEnabled): QBO computes the tax."""
+        return self.is_us and self.preferences.get("TaxPrefs", {}).get("PartnerTaxEnabled") is True
 
     @property
     def preferences(self) -> dict[str, Any]:

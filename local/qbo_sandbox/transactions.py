@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from local.qbo_sandbox.automated_tax import automated_tax_code
 from local.qbo_sandbox.clock import company_date, meta_timestamp, parse_timestamp
 from local.qbo_sandbox.faults import (
     business_error,
@@ -31,6 +32,7 @@ from local.qbo_sandbox.rules import (
     check_date,
     check_length,
     drop_blank,
+    line_quantity,
     merge_update,
     quantity,
     ref_id,
@@ -54,7 +56,11 @@ SALES_STICKY = ("DocNumber", "TxnDate", "DueDate")
 BLANKABLE = ("TxnDate", "DueDate", "ShipDate", "TrackingNum", "PrivateNote", "InvoiceLink")
 GLOBAL_TAX_CALCULATIONS = ("TaxExcluded", "TaxInclusive", "NotApplicable")
 EMAIL_STATUSES = ("NotSet", "NeedToSend", "EmailSent")
-GST_MISSING = "Make sure all your transactions have a GST/HST rate before you save."
+# The non-US "every line needs a tax code" fault, in each country's words.
+TAX_MISSING = {
+    "CA": "Make sure all your transactions have a GST/HST rate before you save.",
+    "GB": "Make sure all your transactions have a VAT rate before you save.",
+}
 DAILY_EMAIL_LIMIT = 40
 DEFAULT_TERMS_DAYS = 30  # the sandbox's default sales term is Net 30
 LINKABLE = ("Invoice", "CreditMemo")
@@ -70,8 +76,8 @@ def _sales_item_line(company: Company, raw: dict[str, Any], global_calculation: 
         raise required_param("Line.Amount")
     detail = dict(raw.get(SALES_LINE) or {})
     drop_blank(detail, ("ServiceDate",))
-    qty = quantity(detail, "Qty", "Line.Qty")
-    unit_price = quantity(detail, "UnitPrice", "Line.UnitPrice")
+    qty = line_quantity(detail, "Qty", "Line.Qty")
+    unit_price = line_quantity(detail, "UnitPrice", "Line.UnitPrice")
     # python-quickbooks sends Qty=0 and UnitPrice=0 for lines that set neither: not "both given".
     if (
         qty is not None
@@ -101,7 +107,7 @@ def _sales_item_line(company: Company, raw: dict[str, Any], global_calculation: 
     elif global_calculation != "NotApplicable" and (
         not code or code in ("TAX", "NON") or not company.get("TaxCode", code)
     ):
-        raise business_error(GST_MISSING, "TaxCodeRef")
+        raise business_error(TAX_MISSING[company.country], "TaxCodeRef")
     if code:
         detail["TaxCodeRef"] = {"value": code}
     else:
@@ -199,8 +205,11 @@ def _tax_code(company: Company, code_id: str, element: str) -> TaxCode:
     return TaxCode(record.id, str(record.data["Name"]), tuple(rates))
 
 
-def _compute_totals(company: Company, doc: dict[str, Any], lines: list[dict[str, Any]]) -> Totals:
+def _compute_totals(
+    ctx: OpContext, doc: dict[str, Any], lines: list[dict[str, Any]], customer: dict[str, Any]
+) -> Totals:
     """Totals plus doc's TxnTaxDetail / GlobalTaxCalculation / ApplyTaxAfterDiscount settled."""
+    company = ctx.company
     requested = doc.get("TxnTaxDetail")
     if not isinstance(requested, dict):
         requested = {}
@@ -208,7 +217,10 @@ def _compute_totals(company: Company, doc: dict[str, Any], lines: list[dict[str,
         doc.pop("GlobalTaxCalculation", None)  # "not applicable to US companies"
         after_discount = doc.setdefault("ApplyTaxAfterDiscount", False) is True
         code_id = ref_id(requested.get("TxnTaxCodeRef"))
-        code = _tax_code(company, code_id, "TxnTaxCodeRef") if code_id else None
+        if company.automated_sales_tax:  # AST assigns the code, whatever the request sent
+            code = automated_tax_code(company, doc, customer, ctx.now)
+        else:
+            code = _tax_code(company, code_id, "TxnTaxCodeRef") if code_id else None
         totals = us_totals(lines, code, after_discount)
         detail: dict[str, Any] = {"TxnTaxCodeRef": {"value": code.code_id, "name": code.name}} if code else {}
     else:
@@ -335,7 +347,7 @@ def _build_sales_form(
         if global_calculation not in GLOBAL_TAX_CALCULATIONS:
             raise invalid_enumeration("GlobalTaxCalculation", global_calculation)
     lines = _normalize_lines(company, raw_lines, previous.get("Line", []), global_calculation)
-    totals = _compute_totals(company, doc, lines)
+    totals = _compute_totals(ctx, doc, lines, customer.data)
     doc["Line"] = [
         *lines,
         {"Amount": totals.subtotal, "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}},

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -216,3 +217,71 @@ def test_refusals_cancelling_and_switching_company(
     page.get_by_role("button", name="Save settings").click()
     expect(page.get_by_text("Settings saved.")).to_be_visible()
     screenshots(page, "12-settings-after-switch-ca")
+
+
+def test_the_tax_table_maps_the_onedesk_taxes_a_copy_met(
+    local_stack: Stack, page: Page, screenshots: Callable[[Page, str], Path]
+) -> None:
+    """A Canadian company: a copy with GST + PST goes to GST/PST BC automatically and its taxes appear in
+    the settings page's tax table, where the admin picks other codes (here: untaxed invoices on a chosen
+    0 % code) and they stay chosen."""
+    stack = local_stack
+    onedesk = SandboxControl(stack.onedesk)
+    account = onedesk.tenant(name="Maple Services", plan="Premium", customer="Harbour & Co")
+    tenant = Tenant(
+        tenant_id=account.account_id,
+        name="Maple Services",
+        onedesk_api_key=SecretStr(account.api_key),
+        shared_secret=SecretStr(f"shared-{uuid.uuid4().hex}"),
+    )
+    stack.tenant_store().save_tenant(tenant)
+    reply = requests.post(
+        f"{stack.qbo.base_url}/_sandbox/companies",
+        json={"name": "Maple CA", "country": "CA"},
+        timeout=TIMEOUT,
+    )
+    realm = reply.json()["realmId"]
+
+    page.goto(signed(stack, tenant, "/qbo/connect"))
+    page.select_option("select[name=realmId]", realm)
+    page.get_by_role("button", name="Authorize").click()
+    expect(page.get_by_role("heading", name="Taxes")).to_be_visible()
+    expect(page.get_by_text("No invoice with tax has been copied yet.")).to_have_count(0)  # the "No tax" row
+    page.select_option("#income_account_id", "79")
+    page.select_option("#tax_code_id", "3")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.get_by_text("Settings saved.")).to_be_visible()
+
+    lines = [
+        {"kind": "time", "description": "Audit", "serviceType": "Support", "hours": 2, "rate": 100},
+        {"kind": "tax", "description": "GST", "taxRatePercent": 5},
+        {"kind": "tax", "description": "PST <BC>", "taxRatePercent": 7},
+    ]
+    invoice = onedesk.invoice(account, lines, number="INV-2001", currency="CAD")
+    onedesk.move(invoice["id"], "Open")
+    request_copy(stack, tenant, invoice["id"])
+    copied = wait_for(
+        lambda: qbo(stack, "GET", f"/_sandbox/entities/{realm}/Invoice"), what="the invoice in QBO"
+    )
+    qbo_invoice = (copied["Invoice"] if isinstance(copied, dict) else copied)[0]
+    assert Decimal(str(qbo_invoice["TotalAmt"])) == Decimal("224.00")  # 200.00 + GST 10.00 + PST 14.00
+
+    page.reload()
+    row = page.locator("tr", has_text="GST 5% + PST <BC> 7%")  # escaped on the page, shown as typed
+    expect(row).to_contain_text("INV-2001")
+    expect(row.locator("select")).to_have_value("")
+    expect(row.locator("option:checked")).to_have_text("Automatic: GST/PST BC (12%)")
+    untaxed = page.get_by_label("QuickBooks Online tax code for No tax (invoices without tax lines)")
+    expect(untaxed.locator("option:checked")).to_have_text("Automatic: Exempt (0%)")
+    screenshots(page, "13-tax-table")
+
+    untaxed.select_option(label="Exempt (0%)")
+    row.locator("select").select_option(label="HST ON (13%)")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.get_by_text("Settings saved.")).to_be_visible()
+    expect(row.locator("option:checked")).to_have_text("HST ON (13%)")
+    expect(untaxed.locator("option:checked")).to_have_text("Exempt (0%)")
+    settings = stack.tenant_store().get_settings(tenant.tenant_id, realm)
+    assert settings is not None
+    assert {(o.key, o.code_id) for o in settings.tax.overrides} == {("", "5"), ("gst@5% + pst <bc>@7%", "4")}
+    screenshots(page, "14-tax-table-saved")

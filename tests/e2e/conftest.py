@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from local.operator import (
 from local.qbo_sandbox.tokens import ACCESS_TOKEN_PREFIX
 from local.stack import LocalStack, product_stack
 
-__all__ = ["World", "queue_depth", "sqs", "sqs_event", "wait_for"]
+__all__ = ["World", "edit_and_reopen", "queue_depth", "sqs", "sqs_event", "synced", "wait_for"]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
@@ -108,8 +109,8 @@ class World:
         return self.onedesk.move(created["id"], "Open")
 
 
-def _world(stack: LocalStack, country: str, tax_label: str) -> World:
-    connected = connect_new_tenant(stack, country, tax_label)
+def _world(stack: LocalStack, country: str, tax_label: str, **options: bool) -> World:
+    connected = connect_new_tenant(stack, country, tax_label, **options)
     _TENANT_SECRETS.extend([connected.onedesk.api_key, connected.tenant.shared_secret.get_secret_value()])
     return World(stack, connected)
 
@@ -122,6 +123,37 @@ def us_world(stack: LocalStack) -> World:
 @pytest.fixture
 def ca_world(stack: LocalStack) -> World:
     return _world(stack, "CA", "GST")
+
+
+@pytest.fixture
+def uk_world(stack: LocalStack) -> World:
+    return _world(stack, "GB", "20.0% S")
+
+
+@pytest.fixture
+def ast_world(stack: LocalStack) -> World:
+    """A US company with Automated Sales Tax: QBO computes the tax from the addresses."""
+    return _world(stack, "US", "Automated Sales Tax", automated_sales_tax=True)
+
+
+def edit_and_reopen(world: World, invoice_id: str, lines: list[dict[str, Any]]) -> None:
+    world.onedesk.move(invoice_id, "Draft")  # OneDesk: Open invoices are edited by moving them back to Draft
+    world.onedesk.edit(invoice_id, lines=lines)
+    world.onedesk.move(invoice_id, "Open")
+
+
+def synced(world: World, invoice_id: str, total: str) -> dict[str, Any]:
+    """Waits until QBO holds OneDesk's current content for the invoice."""
+
+    def done() -> dict[str, Any] | None:
+        record = world.onedesk.record(invoice_id)
+        reference = record["externalReferences"].get("qbo")
+        if not reference:
+            return None
+        found = [i for i in world.qbo.entities("Invoice") if i["Id"] == reference["invoiceId"]]
+        return found[0] if found and Decimal(str(found[0]["TotalAmt"])) == Decimal(total) else None
+
+    return wait_for(done, what=f"QBO invoice for {invoice_id} totalling {total}")
 
 
 def sqs_event(

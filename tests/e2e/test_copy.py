@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from tests.e2e.conftest import World, queue_depth, sqs, sqs_event, wait_for
+from tests.e2e.conftest import World, edit_and_reopen, queue_depth, sqs, sqs_event, synced, wait_for
 
 SUPPORT = {
     "kind": "time",
@@ -58,26 +58,6 @@ def test_first_copy_creates_customer_items_and_invoice_in_at_most_five_requests(
     assert len(requests_made) <= 5, requests_made
 
 
-def _edit_and_reopen(world: World, invoice_id: str, lines: list[dict]) -> None:
-    world.onedesk.move(invoice_id, "Draft")  # OneDesk: Open invoices are edited by moving them back to Draft
-    world.onedesk.edit(invoice_id, lines=lines)
-    world.onedesk.move(invoice_id, "Open")
-
-
-def _synced(world: World, invoice_id: str, total: str) -> dict:
-    """Waits until QBO holds OneDesk's current content for the invoice."""
-
-    def done() -> dict | None:
-        record = world.onedesk.record(invoice_id)
-        reference = record["externalReferences"].get("qbo")
-        if not reference:
-            return None
-        found = [i for i in world.qbo.entities("Invoice") if i["Id"] == reference["invoiceId"]]
-        return found[0] if found and Decimal(str(found[0]["TotalAmt"])) == Decimal(total) else None
-
-    return wait_for(done, what=f"QBO invoice for {invoice_id} totalling {total}")
-
-
 def _audit_count(world: World, invoice_id: str, outcome: str) -> int:
     from qbo_sync import wiring  # noqa: PLC0415 - the operator reads the audit log the product wrote
 
@@ -90,12 +70,12 @@ def test_recopy_of_a_changed_invoice_is_one_request_and_unchanged_is_zero(us_wor
     org = world.onedesk.organization("Umbrella E2E")
     invoice = world.open_invoice(org, [SUPPORT])
     world.command(invoice["id"])
-    first = _synced(world, invoice["id"], "180.00")
+    first = synced(world, invoice["id"], "180.00")
 
     before = world.qbo.last_seq()
-    _edit_and_reopen(world, invoice["id"], [{**SUPPORT, "hours": 2}])
+    edit_and_reopen(world, invoice["id"], [{**SUPPORT, "hours": 2}])
     world.command(invoice["id"])
-    second = _synced(world, invoice["id"], "240.00")
+    second = synced(world, invoice["id"], "240.00")
     assert second["Id"] == first["Id"]  # P8: the same QBO invoice
     assert int(second["SyncToken"]) > int(first["SyncToken"])
     assert len(world.qbo.data_requests(before)) == 1
@@ -112,7 +92,7 @@ def test_the_same_command_ten_times_makes_one_qbo_invoice(us_world: World) -> No
     invoice = world.open_invoice(org, [SUPPORT])
     for _ in range(10):
         world.command(invoice["id"])  # distinct request ids: SQS does not deduplicate them
-    _synced(world, invoice["id"], "180.00")
+    synced(world, invoice["id"], "180.00")
     wait_for(
         lambda: _audit_count(world, invoice["id"], "unchanged") >= 9, what="nine no-op copies", timeout=120
     )
@@ -154,13 +134,13 @@ def test_awkward_names_are_created_then_matched_without_duplicates(us_world: Wor
         org = world.onedesk.organization(name)
         invoice = world.open_invoice(org, lines)
         world.command(invoice["id"])
-        _synced(world, invoice["id"], "540.00")
+        synced(world, invoice["id"], "540.00")
         invoices.append(invoice)
     # Copy each again after a change: names must be matched, never duplicated.
     for invoice in invoices:
-        _edit_and_reopen(world, invoice["id"], [{**line, "hours": 1} for line in lines])
+        edit_and_reopen(world, invoice["id"], [{**line, "hours": 1} for line in lines])
         world.command(invoice["id"])
-        _synced(world, invoice["id"], "360.00")
+        synced(world, invoice["id"], "360.00")
     for name in NAMES:
         assert len(world.qbo.named("Customer", "DisplayName", name)) == 1, name
     for service in (LONG_SERVICE, "Director's review", "Client’s onboarding"):
@@ -209,7 +189,7 @@ def test_money_us_fractional_hours_discount_and_tax_match_to_the_cent(us_world: 
     invoice = world.open_invoice(org, lines)
     world.command(invoice["id"])
     total = str(world.onedesk.record(invoice["id"])["total"])
-    qbo_invoice = _synced(world, invoice["id"], total)
+    qbo_invoice = synced(world, invoice["id"], total)
     assert Decimal(str(qbo_invoice["TotalAmt"])) == Decimal(total)
     assert Decimal(str(qbo_invoice["TxnTaxDetail"]["TotalTax"])) > 0
 
@@ -221,7 +201,7 @@ def test_money_canada_with_gst_matches_to_the_cent(ca_world: World) -> None:
     invoice = world.open_invoice(org, lines, currency="CAD")
     world.command(invoice["id"])
     total = str(world.onedesk.record(invoice["id"])["total"])
-    qbo_invoice = _synced(world, invoice["id"], total)
+    qbo_invoice = synced(world, invoice["id"], total)
     assert qbo_invoice["GlobalTaxCalculation"] == "TaxExcluded"
     sales = [line for line in qbo_invoice["Line"] if line["DetailType"] == "SalesItemLineDetail"]
     assert all(

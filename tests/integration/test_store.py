@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,8 @@ from qbo_sync.adapters.store.tenants import DynamoTenantStore
 from qbo_sync.domain.audit import AuditRecord, Outcome
 from qbo_sync.domain.commands import InvoiceAction, InvoiceCommand
 from qbo_sync.domain.onedesk import InvoiceStatus
-from qbo_sync.domain.tenant import TaxSettings, Tenant, TenantSettings
+from qbo_sync.domain.taxes import CatalogCode, CodeRate, OneDeskTax, SeenTaxes, TaxCatalog, TaxCombination
+from qbo_sync.domain.tenant import TaxOverride, TaxSettings, Tenant, TenantSettings
 from qbo_sync.ports.store import InvoiceLink, LinkState, StaleLink
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
@@ -130,12 +132,57 @@ def test_tenant_secrets_are_sealed_in_the_table(table_and_key: tuple[str, str]) 
 def test_settings_and_watermarks(table_and_key: tuple[str, str]) -> None:
     table_name, key_id = table_and_key
     store = DynamoTenantStore(dynamodb_table(table_name), KmsSealer(key_id, kms_client()))
-    settings = TenantSettings(realm_id="r1", default_income_account_id="79", tax=TaxSettings(tax_code_id="2"))
+    overrides = (TaxOverride(key="", code_id="5"), TaxOverride(key="gst@5% + pst@7%", code_id="6"))
+    settings = TenantSettings(
+        realm_id="r1", default_income_account_id="79", tax=TaxSettings(tax_code_id="2", overrides=overrides)
+    )
     store.save_settings("t1", settings)
     assert store.get_settings("t1", "r1") == settings
     assert store.get_settings("t1", "r2") is None
     store.set_watermark("t1", "onedesk", NOW)
     assert store.get_watermark("t1", "onedesk") == NOW
+
+
+def _seen(name: str, rate: str, number: str, at: datetime) -> SeenTaxes:
+    combination = TaxCombination(taxes=(OneDeskTax(name=name, rate_percent=Decimal(rate)),))
+    return SeenTaxes(combination=combination, first_invoice_number=number, first_seen_at=at)
+
+
+def test_the_tax_catalog_keeps_codes_and_first_sightings_apart_from_the_settings(
+    table_and_key: tuple[str, str],
+) -> None:
+    table_name, key_id = table_and_key
+    store = DynamoTenantStore(dynamodb_table(table_name), KmsSealer(key_id, kms_client()))
+    assert store.get_tax_catalog("t-tax", "r1") == TaxCatalog()
+
+    # A copy may record a combination before any codes were stored (no item yet).
+    store.record_taxes_seen("t-tax", "r1", _seen("HST", "13", "INV-1", NOW))
+    store.record_taxes_seen("t-tax", "r1", _seen("HST", "13", "INV-2", NOW + timedelta(minutes=1)))
+    gst_pst = CatalogCode(
+        code_id="6",
+        name="GST/PST BC",
+        rates=(
+            CodeRate(rate_id="1", name="GST", percent=Decimal(5)),
+            CodeRate(rate_id="4", name="PST BC", percent=Decimal("7.000")),
+        ),
+    )
+    store.save_tax_codes("t-tax", "r1", [gst_pst], NOW)
+    store.record_taxes_seen("t-tax", "r1", _seen("GST", "5", "INV-3", NOW))
+    store.save_tax_codes(
+        "t-tax", "r1", [gst_pst], NOW + timedelta(minutes=5)
+    )  # a refresh keeps the sightings
+
+    catalog = store.get_tax_catalog("t-tax", "r1")
+    assert catalog.codes == (gst_pst,)
+    assert catalog.read_at == NOW + timedelta(minutes=5)
+    assert sorted((s.combination.key, s.first_invoice_number) for s in catalog.seen) == [
+        ("gst@5%", "INV-3"),
+        ("hst@13%", "INV-1"),  # the first sighting stays
+    ]
+    assert store.get_tax_catalog("t-tax", "r2") == TaxCatalog()
+    # Saving the admin's settings never touches the catalog, and the other way round.
+    store.save_settings("t-tax", TenantSettings(realm_id="r1", tax=TaxSettings(tax_code_id="6")))
+    assert store.get_tax_catalog("t-tax", "r1") == catalog
 
 
 def test_audit_log_is_newest_first(table_and_key: tuple[str, str]) -> None:

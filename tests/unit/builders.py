@@ -16,6 +16,7 @@ from qbo_sync.domain.onedesk import (
     InvoiceStatus,
     LineKind,
 )
+from qbo_sync.domain.taxes import CatalogCode, CodeRate, TaxCatalog
 from qbo_sync.domain.tenant import TaxSettings, Tenant, TenantSettings, TriggerPolicy
 
 TENANT = "acct-42"
@@ -26,8 +27,35 @@ SECRET = "s3cret-shared"
 
 # US: a real TaxCode for the rate, TAX/NON on the lines. CA: the code on every line, "3" zero-rated.
 US_TAX = TaxSettings(tax_code_id="7", tax_code_name="CA State", rate_percent=Decimal("8.25"))
-CA_TAX = TaxSettings(
-    tax_code_id="5", tax_code_name="HST ON", rate_percent=Decimal("13"), exempt_tax_code_id="3"
+CA_TAX = TaxSettings(tax_code_id="5", tax_code_name="HST ON", rate_percent=Decimal("13"))
+
+
+def tax_code(code_id: str, name: str, *rates: tuple[str, str, str]) -> CatalogCode:
+    """A catalog code from (rate id, rate name, percent) triples."""
+    return CatalogCode(
+        code_id=code_id,
+        name=name,
+        rates=tuple(CodeRate(rate_id=r, name=n, percent=Decimal(p)) for r, n, p in rates),
+    )
+
+
+# The companies' tax codes as the settings page stored them (read AT: fresh for a few minutes).
+US_CATALOG = TaxCatalog(
+    codes=(
+        tax_code("7", "CA State", ("71", "CA State", "8.25")),
+        tax_code("8", "Lakeside", ("81", "Lakeside State", "6"), ("82", "Lakeside County", "2.25")),
+        tax_code("9", "Indiana", ("91", "Indiana", "7")),
+    ),
+    read_at=AT,
+)
+CA_CATALOG = TaxCatalog(
+    codes=(
+        tax_code("3", "Exempt", ("31", "Exempt", "0")),
+        tax_code("4", "GST", ("41", "GST", "5")),
+        tax_code("5", "HST ON", ("51", "HST ON", "13")),
+        tax_code("6", "GST/PST BC", ("41", "GST", "5"), ("61", "PST BC", "7")),
+    ),
+    read_at=AT,
 )
 
 
@@ -138,6 +166,10 @@ def us_company(**fields: object) -> CompanyProfile:
     return CompanyProfile.model_validate(
         {"realm_id": REALM, "country": "US", "home_currency": "USD", **fields}
     )
+
+
+def ast_company(**fields: object) -> CompanyProfile:
+    return us_company(automated_sales_tax=True, **fields)
 
 
 def ca_company(**fields: object) -> CompanyProfile:

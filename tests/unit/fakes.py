@@ -36,6 +36,7 @@ from qbo_sync.domain.qbo import (
     Ref,
 )
 from qbo_sync.domain.qbo import Invoice as QboInvoice
+from qbo_sync.domain.taxes import CatalogCode, SeenTaxes, TaxCatalog
 from qbo_sync.domain.tenant import Tenant, TenantSettings
 from qbo_sync.ports.onedesk import OneDeskNotFound
 from qbo_sync.ports.qbo import (
@@ -459,6 +460,8 @@ class FakeTenantStore:
         self.tenants: dict[str, Tenant] = {t.tenant_id: t for t in tenants}
         self.settings: dict[tuple[str, str], TenantSettings] = {}
         self.watermarks: dict[tuple[str, str], datetime] = {}
+        self.catalogs: dict[tuple[str, str], TaxCatalog] = {}
+        self.catalog_writes = 0
 
     def get_tenant(self, tenant_id: str) -> Tenant | None:
         return self.tenants.get(tenant_id)
@@ -474,6 +477,24 @@ class FakeTenantStore:
 
     def save_settings(self, tenant_id: str, settings: TenantSettings) -> None:
         self.settings[(tenant_id, settings.realm_id)] = settings
+
+    def get_tax_catalog(self, tenant_id: str, realm_id: str) -> TaxCatalog:
+        return self.catalogs.get((tenant_id, realm_id), TaxCatalog())
+
+    def save_tax_codes(
+        self, tenant_id: str, realm_id: str, codes: Sequence[CatalogCode], read_at: datetime
+    ) -> None:
+        self.catalog_writes += 1
+        current = self.get_tax_catalog(tenant_id, realm_id)
+        self.catalogs[(tenant_id, realm_id)] = current.model_copy(
+            update={"codes": tuple(codes), "read_at": read_at}
+        )
+
+    def record_taxes_seen(self, tenant_id: str, realm_id: str, seen: SeenTaxes) -> None:
+        self.catalog_writes += 1
+        current = self.get_tax_catalog(tenant_id, realm_id)
+        if not current.has_seen(seen.combination):
+            self.catalogs[(tenant_id, realm_id)] = current.model_copy(update={"seen": (*current.seen, seen)})
 
     def get_watermark(self, tenant_id: str, name: str) -> datetime | None:
         return self.watermarks.get((tenant_id, name))

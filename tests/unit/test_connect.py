@@ -1,5 +1,5 @@
-"""Pure parts of the admin's pages: signed links, sessions, CSRF tokens, tax choices, and the
-deduplication id of a resumed command."""
+"""Pure parts of the admin's pages: signed links, sessions, CSRF tokens, tax choices and the tax
+table, and the deduplication id of a resumed command."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from decimal import Decimal
 
 import pytest
 
-from qbo_sync.domain import qbo
 from qbo_sync.domain.commands import InvoiceAction, InvoiceCommand, command_deduplication_id
+from qbo_sync.domain.onedesk import Invoice
 from qbo_sync.domain.signing import (
     CONNECT_LINK_MAX_LIFETIME,
     connect_link_signature,
@@ -23,8 +23,21 @@ from qbo_sync.domain.signing import (
     verify_csrf,
     verify_session,
 )
-from qbo_sync.usecases.connect import Choice, tax_choices
-from tests.unit.builders import ca_company, us_company
+from qbo_sync.domain.taxes import SeenTaxes, TaxCombination, TaxMode
+from qbo_sync.domain.tenant import TaxOverride
+from qbo_sync.usecases.connect import Choice, tax_choices, tax_rows
+from tests.unit.builders import (
+    CA_CATALOG,
+    CA_TAX,
+    US_CATALOG,
+    ast_company,
+    ca_company,
+    make_invoice,
+    settings,
+    tax_line,
+    time_line,
+    us_company,
+)
 
 NOW = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 SECRET = "tenant-secret"
@@ -98,43 +111,66 @@ def test_csrf_tokens_belong_to_one_session() -> None:
     assert token != sign(SECRET, expires, mine.encode())
 
 
-def _code(code_id: str, name: str, *rates: str, active: bool = True) -> qbo.TaxCode:
-    details = [qbo.TaxRateDetail(TaxRateRef=qbo.Ref(value=rate)) for rate in rates]
-    return qbo.TaxCode(
-        Id=code_id, Name=name, Active=active, SalesTaxRateList=qbo.TaxRateList(TaxRateDetail=details)
-    )
-
-
-RATES = {"1": Decimal("8.25"), "2": Decimal(5), "3": Decimal("7"), "4": Decimal(0)}
-
-
-def test_us_offers_non_and_its_active_sales_tax_codes_never_the_line_pseudo_codes() -> None:
-    codes = [
-        qbo.TaxCode(Id="TAX", Name="TAX", Active=True),
-        qbo.TaxCode(Id="NON", Name="NON", Active=True),
-        _code("2", "California", "1"),
-        _code("9", "Old county", "1", active=False),
+def test_us_offers_non_and_its_sales_tax_codes() -> None:
+    # Which QBO codes are sales codes at all (active, readable rates, never TAX/NON) is
+    # test_taxes.py's catalog_codes test.
+    choices, exempt = tax_choices(us_company(), US_CATALOG.codes)
+    assert choices == [
+        Choice("NON", "Not taxable (NON)"),
+        Choice("7", "CA State", Decimal("8.25")),
+        Choice("9", "Indiana", Decimal(7)),
+        Choice("8", "Lakeside", Decimal("8.25")),
     ]
-    choices, exempt = tax_choices(us_company(), codes, RATES)
-    assert choices == [Choice("NON", "Not taxable (NON)"), Choice("2", "California", Decimal("8.25"))]
+    assert exempt is None
+
+
+def test_automated_sales_tax_offers_only_qbos_own_calculation() -> None:
+    choices, exempt = tax_choices(ast_company(), US_CATALOG.codes)
+    assert choices == [Choice("TAX", "Automated Sales Tax (QuickBooks Online calculates the tax)")]
     assert exempt is None
 
 
 def test_elsewhere_combined_rates_add_up_and_a_zero_rate_code_is_the_exempt_one() -> None:
-    codes = [
-        _code("3", "GST", "2"),
-        _code("6", "GST/PST BC", "2", "3"),
-        _code("5", "Exempt", "4"),
-        _code("7", "Purchases only"),  # no sales rate: cannot go on an invoice
-        _code("8", "Unknown rate", "99"),  # a rate we cannot read
-    ]
-    choices, exempt = tax_choices(ca_company(), codes, RATES)
+    choices, exempt = tax_choices(ca_company(), CA_CATALOG.codes)
     assert [(c.id, c.rate_percent) for c in choices] == [
-        ("5", Decimal(0)),
-        ("3", Decimal(5)),
+        ("3", Decimal(0)),
+        ("4", Decimal(5)),
         ("6", Decimal(12)),
+        ("5", Decimal(13)),
     ]
-    assert exempt == Choice("5", "Exempt", Decimal(0))
+    assert exempt == Choice("3", "Exempt", Decimal(0))
+
+
+def test_the_tax_table_lists_no_tax_then_the_combinations_seen_most_recent_first() -> None:
+    def seen(invoice: Invoice, minutes: int) -> SeenTaxes:
+        return SeenTaxes(
+            combination=TaxCombination.of(invoice),
+            first_invoice_number=invoice.number,
+            first_seen_at=NOW + timedelta(minutes=minutes),
+        )
+
+    hst = make_invoice(time_line(), tax_line("23.40", "13", "HST"), number="INV-1")
+    gst_pst = make_invoice(
+        time_line(), tax_line("9.00", "5", "GST"), tax_line("12.60", "7", "PST"), number="INV-2"
+    )
+    odd = make_invoice(time_line(), tax_line("18.00", "10", "Odd"), number="INV-3")
+    catalog = CA_CATALOG.model_copy(update={"seen": (seen(hst, 1), seen(gst_pst, 2), seen(odd, 3))})
+    chosen = CA_TAX.model_copy(update={"overrides": (TaxOverride(key="hst@13%", code_id="4"),)})
+
+    rows = tax_rows(TaxMode.PER_LINE, catalog, settings(chosen))
+
+    assert [(r.key, r.label, r.first_invoice, r.automatic, r.chosen) for r in rows] == [
+        ("", "No tax (invoices without tax lines)", None, Choice("3", "Exempt", Decimal(0)), None),
+        ("odd@10%", "Odd 10%", "INV-3", None, None),
+        ("gst@5% + pst@7%", "GST 5% + PST 7%", "INV-2", Choice("6", "GST/PST BC", Decimal(12)), None),
+        ("hst@13%", "HST 13%", "INV-1", Choice("5", "HST ON", Decimal(13)), "4"),
+    ]
+    assert [r.key for r in tax_rows(TaxMode.US, catalog, settings(chosen))] == [
+        "odd@10%",
+        "gst@5% + pst@7%",
+        "hst@13%",
+    ]
+    assert tax_rows(TaxMode.US_AUTOMATED, catalog, None) == []
 
 
 def test_a_resumed_command_is_not_a_duplicate_of_the_one_that_was_parked() -> None:

@@ -16,6 +16,7 @@ from qbo_sync.domain.commands import DeliveryCommand, InvoiceAction, InvoiceComm
 from qbo_sync.domain.invoice_mapping import CompanyProfile, marker, plan_invoice
 from qbo_sync.domain.onedesk import Invoice, QboReference, SyncMessage
 from qbo_sync.domain.request_ids import request_id
+from qbo_sync.domain.taxes import SeenTaxes, TaxCombination, TaxMode, choose_tax
 from qbo_sync.domain.tenant import TenantSettings
 from qbo_sync.ports.onedesk import OneDeskUnavailable
 from qbo_sync.ports.qbo import Condition, QboResult, QboTransient, QboValidationError
@@ -29,12 +30,15 @@ from qbo_sync.usecases.copy_invoice import (
 )
 from tests.unit.builders import (
     AT,
+    CA_CATALOG,
     INCOME_ACCOUNT,
     REALM,
     TENANT,
+    US_CATALOG,
     make_invoice,
     organization,
     settings,
+    tax_line,
     time_line,
     us_company,
 )
@@ -44,6 +48,7 @@ from tests.unit.fakes import (
     FakeMappingStore,
     FakeOneDesk,
     FakeQbo,
+    FakeTenantStore,
     FixedClock,
 )
 
@@ -68,12 +73,16 @@ class Harness:
         self.audit = FakeAuditLog()
         self.deliveries = FakeDeliveryQueue()
         self.ctx = CopyContext(TENANT, company or us_company(), tenant_settings or settings())
+        self.tenants = FakeTenantStore()
+        # The settings page stored the company's tax codes a minute ago.
+        self.tenants.catalogs[(TENANT, REALM)] = US_CATALOG if self.ctx.company.is_us else CA_CATALOG
         self.ports = CopyPorts(
             onedesk=self.onedesk,
             qbo=self.qbo,
             mappings=self.mappings,
             audit=self.audit,
             deliveries=self.deliveries,
+            tax_catalogs=self.tenants,
             clock=self.clock,
         )
 
@@ -644,7 +653,83 @@ def test_planned_body_is_what_reaches_qbo() -> None:
 
     h.copy(invoice)
 
-    expected = plan_invoice(invoice, us_company(), settings(), customer_id, {"Support": item_id}).body
+    tax = choose_tax(invoice, TaxMode.US, settings().tax, US_CATALOG)
+    expected = plan_invoice(invoice, us_company(), tax, customer_id, {"Support": item_id}).body
     [created] = h.qbo.rows(qbo.Invoice)
     assert created.Line == expected.Line
     assert created.BillEmail == expected.BillEmail
+
+
+# ------------------------------------------------------------------------------------------ tax codes
+
+
+def indiana_in_qbo(h: Harness) -> None:
+    """QBO has a 7 % code the stored snapshot does not know yet (created in QBO's UI meanwhile)."""
+    rate = h.qbo.add(qbo.TaxRate(Name="Indiana", RateValue=Decimal(7)))
+    assert rate.Id
+    details = [qbo.TaxRateDetail(TaxRateRef=qbo.Ref(value=rate.Id))]
+    h.qbo.add(
+        qbo.TaxCode(Name="Indiana", Active=True, SalesTaxRateList=qbo.TaxRateList(TaxRateDetail=details))
+    )
+    snapshot = US_CATALOG.model_copy(update={"codes": US_CATALOG.codes[:1]})  # CA State only
+    h.tenants.catalogs[(TENANT, REALM)] = snapshot
+
+
+def test_a_copy_with_a_known_code_reads_no_tax_code_from_qbo() -> None:
+    h = Harness()
+    h.seed_names()
+    h.copy(make_invoice(time_line(), tax_line("14.85", "8.25")))
+
+    assert h.qbo.calls == {"create": 1}  # no TaxCode or TaxRate query
+    [created] = h.qbo.rows(qbo.Invoice)
+    assert created.TxnTaxDetail is not None and created.TxnTaxDetail.TxnTaxCodeRef == qbo.Ref(value="7")
+
+
+def test_a_code_missing_from_a_stale_snapshot_is_read_from_qbo_once_then_used() -> None:
+    h = Harness()
+    h.seed_names()
+    indiana_in_qbo(h)
+    h.clock.advance(timedelta(minutes=10))  # the snapshot was read at AT: now stale
+
+    result = h.copy(make_invoice(time_line(), tax_line("12.60", "7")))
+
+    assert result.outcome is Outcome.DONE
+    assert h.qbo.calls == {"query": 2, "create": 1}  # TaxRate and TaxCode, then the invoice
+    [created] = h.qbo.rows(qbo.Invoice)
+    assert created.TxnTaxDetail is not None and created.TxnTaxDetail.TxnTaxCodeRef is not None
+    indiana = h.tenants.get_tax_catalog(TENANT, REALM).code(created.TxnTaxDetail.TxnTaxCodeRef.value)
+    assert indiana is not None and indiana.name == "Indiana"
+    assert h.tenants.get_tax_catalog(TENANT, REALM).read_at == h.clock()
+
+
+def test_a_code_missing_from_a_fresh_snapshot_is_refused_without_reading_qbo_or_creating_names() -> None:
+    h = Harness()
+    indiana_in_qbo(h)  # not yet known: the snapshot is from a minute ago
+
+    result = h.copy(make_invoice(time_line(), tax_line("12.60", "7")))
+
+    assert result.outcome is Outcome.REFUSED
+    assert result.reason == (
+        "Invoice INV-0001 charges Sales tax 7%, but no QuickBooks Online tax code has this rate. Create a "
+        "tax code with the rate 7% (Sales tax 7%) in QuickBooks Online, then copy again."
+    )
+    assert h.qbo.total_calls == 0  # neither the tax codes nor a customer or item
+    assert h.onedesk.last_message("1003").text == f"Not copied to QuickBooks Online: {result.reason}"
+
+
+def test_each_combination_of_taxes_is_recorded_once_for_the_settings_page() -> None:
+    h = Harness()
+    first = make_invoice(time_line(), tax_line("14.85", "8.25"), number="INV-0001")
+    h.copy(first)
+    h.copy(make_invoice(time_line(), tax_line("14.85", "8.25"), invoice_id="1004", number="INV-0002"))
+    h.copy(make_invoice(time_line(), tax_line("12.60", "7"), invoice_id="1005", number="INV-0003"))  # refused
+
+    seen = h.tenants.get_tax_catalog(TENANT, REALM).seen
+    assert seen == (
+        SeenTaxes(combination=TaxCombination.of(first), first_invoice_number="INV-0001", first_seen_at=NOW),
+        SeenTaxes(
+            combination=TaxCombination.of(make_invoice(tax_line("12.60", "7"))),
+            first_invoice_number="INV-0003",
+            first_seen_at=NOW,
+        ),
+    )

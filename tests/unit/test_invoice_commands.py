@@ -17,7 +17,7 @@ from qbo_sync.ports.qbo import QboAuthError, QboPort
 from qbo_sync.ports.tokens import NeedsReconnect
 from qbo_sync.usecases.copy_invoice import CopyResult
 from qbo_sync.usecases.invoice_commands import CommandPorts, UnknownTenant, handle_invoice_command
-from tests.unit.builders import AT, CA_TAX, REALM, TENANT, make_invoice, settings, tenant
+from tests.unit.builders import AT, CA_CATALOG, CA_TAX, REALM, TENANT, make_invoice, settings, tenant
 from tests.unit.fakes import (
     FakeAuditLog,
     FakeConnectionStore,
@@ -56,6 +56,7 @@ class Harness:
         self.tenants = FakeTenantStore(tenant())
         if tenant_settings is not None:
             self.tenants.save_settings(TENANT, tenant_settings)
+        self.tenants.catalogs[(TENANT, REALM)] = CA_CATALOG  # stored by the settings page
         self.connections = FakeConnectionStore(*([conn] if conn else []))
         self.parked = FakeParkedWork()
         self.audit = FakeAuditLog()

@@ -1,4 +1,5 @@
-"""Money rules and the OneDesk -> QBO invoice mapping (PRODUCT.md P5, P10, P13-P16)."""
+"""Money rules and the OneDesk -> QBO invoice mapping (PRODUCT.md P5, P10, P13-P16); the choice of tax
+code itself is tested in test_taxes.py."""
 
 from __future__ import annotations
 
@@ -12,13 +13,18 @@ from qbo_sync.domain.invoice_mapping import (
     CopyRefused,
     PlannedInvoice,
     plan_invoice,
+    written_total_warning,
 )
 from qbo_sync.domain.matching import CUSTOM_CHARGE_ITEM
-from qbo_sync.domain.money import line_amount, percent_of, to_cents
+from qbo_sync.domain.money import fits_qty_price, line_amount, percent_of, to_cents, unit_price_for
 from qbo_sync.domain.onedesk import Invoice, InvoiceStatus
-from qbo_sync.domain.tenant import TaxSettings, TenantSettings
+from qbo_sync.domain.taxes import TaxCatalog, TaxNotCarried, choose_tax
+from qbo_sync.domain.tenant import TenantSettings
 from tests.unit.builders import (
+    CA_CATALOG,
     CA_TAX,
+    US_CATALOG,
+    ast_company,
     ca_company,
     custom_line,
     discount_line,
@@ -37,8 +43,14 @@ def plan(
     invoice: Invoice,
     company: CompanyProfile | None = None,
     tenant_settings: TenantSettings | None = None,
+    catalog: TaxCatalog | None = None,
 ) -> PlannedInvoice:
-    return plan_invoice(invoice, company or us_company(), tenant_settings or settings(), "58", ITEMS)
+    """The tax chosen as a copy chooses it (domain/taxes.py), then the invoice planned with it."""
+    company = company or us_company()
+    tenant_settings = tenant_settings or settings()
+    catalog = catalog or (US_CATALOG if company.is_us else CA_CATALOG)
+    tax = choose_tax(invoice, company.tax_mode, tenant_settings.tax, catalog)
+    return plan_invoice(invoice, company, tax, "58", ITEMS)
 
 
 def refusal(
@@ -46,8 +58,9 @@ def refusal(
     company: CompanyProfile | None = None,
     tenant_settings: TenantSettings | None = None,
 ) -> str:
-    with pytest.raises(CopyRefused) as refused:
+    with pytest.raises((CopyRefused, TaxNotCarried)) as refused:
         plan(invoice, company, tenant_settings)
+    assert isinstance(refused.value, CopyRefused | TaxNotCarried)
     return refused.value.reason
 
 
@@ -80,11 +93,59 @@ def test_time_line_carries_qty_unit_price_and_exact_amount() -> None:
     assert isinstance(payload_line["Amount"], Decimal)
 
 
-def test_line_amount_that_is_not_hours_times_rate_is_refused_with_the_difference() -> None:
-    line = time_line(description="Fix login page", hours="1.333", rate="75.00", amount="99.97")
-    assert refusal(make_invoice(line)) == (
-        "Invoice INV-0001, line 'Fix login page': 1.333 h x 75.00 = 99.98 but OneDesk shows 99.97 "
-        "(difference -0.01)."
+def test_qbo_keeps_seven_decimals_of_qty_and_unit_price() -> None:
+    assert fits_qty_price(Decimal("1.3333333")) and fits_qty_price(Decimal("1.50000000"))
+    assert not fits_qty_price(Decimal("1.33333333"))
+    assert unit_price_for(Decimal("100.00"), Decimal("3")) == Decimal("33.3333333")
+    assert unit_price_for(Decimal("250.00"), Decimal("2")) == Decimal("125")
+    assert unit_price_for(Decimal("200.00"), Decimal("2")) == Decimal("100")  # not 1E+2
+
+
+@pytest.mark.parametrize(
+    ("hours", "rate", "amount", "unit_price"),
+    [
+        ("2", "100", "250.00", "125"),  # a monthly minimum above hours x rate
+        ("1.333", "75", "100.00", "75.0187547"),  # a fixed-fee task: 1.333 x 75.0187547 = 100.0000000...
+        ("3", "30", "100.00", "33.3333333"),  # 3 x 33.3333333 = 99.9999999 -> 100.00
+        ("0.1", "10", "0.01", "0.1"),
+    ],
+)
+def test_amount_other_than_hours_times_rate_keeps_the_hours_with_a_derived_unit_price(
+    hours: str, rate: str, amount: str, unit_price: str
+) -> None:
+    line = time_line(description="Monthly support", hours=hours, rate=rate, amount=amount)
+    planned = plan(make_invoice(line))
+
+    [sales] = planned.body.Line
+    assert sales.Amount == Decimal(amount)
+    assert sales.Description == "Monthly support"
+    assert sales.SalesItemLineDetail is not None
+    qty, price = sales.SalesItemLineDetail.Qty, sales.SalesItemLineDetail.UnitPrice
+    assert (qty, price) == (Decimal(hours), Decimal(unit_price))
+    assert qty is not None and price is not None
+    assert line_amount(qty, price) == Decimal(amount)  # what QBO checks
+    assert planned.expected_total == Decimal(amount)
+
+
+@pytest.mark.parametrize(
+    ("hours", "amount", "shown"),
+    [
+        ("0", "50.00", "0"),  # a minimum charge with no time logged
+        ("1.12345678", "10.00", "1.12345678"),  # hours QBO would cut to seven decimals
+    ],
+)
+def test_amount_no_unit_price_can_reproduce_is_one_unit_with_the_hours_in_the_description(
+    hours: str, amount: str, shown: str
+) -> None:
+    line = time_line(description="Retainer", hours=hours, rate="120", amount=amount)
+    [sales] = plan(make_invoice(line)).body.Line
+
+    assert sales.Amount == Decimal(amount)
+    assert sales.Description == f"Retainer ({shown} h)"
+    assert sales.SalesItemLineDetail is not None
+    assert (sales.SalesItemLineDetail.Qty, sales.SalesItemLineDetail.UnitPrice) == (
+        Decimal(1),
+        Decimal(amount),
     )
 
 
@@ -118,7 +179,7 @@ def test_custom_line_without_service_type_uses_the_custom_charge_item() -> None:
     assert planned.expected_total == Decimal("230.00")
 
 
-def test_discounts_are_summed_into_one_discount_line() -> None:
+def test_each_discount_keeps_its_label_as_a_text_line_and_qbo_gets_their_sum() -> None:
     invoice = make_invoice(
         time_line(),
         discount_line("-10.00", "Loyalty"),
@@ -126,12 +187,31 @@ def test_discounts_are_summed_into_one_discount_line() -> None:
     )
     planned = plan(invoice)
 
-    discounts = [line for line in planned.body.Line if line.DetailType == "DiscountLineDetail"]
-    assert len(discounts) == 1
-    assert discounts[0].Amount == Decimal("15.50")
-    assert discounts[0].Description == "Loyalty; Early payment"
-    assert discounts[0].DiscountLineDetail == qbo.DiscountLineDetail(PercentBased=False)
+    assert [line.DetailType for line in planned.body.Line] == [
+        "SalesItemLineDetail",
+        "DescriptionOnly",
+        "DescriptionOnly",
+        "DiscountLineDetail",
+    ]
+    texts = [line for line in planned.body.Line if line.DetailType == "DescriptionOnly"]
+    assert [(line.Description, line.Amount) for line in texts] == [
+        ("Loyalty: -10.00", None),
+        ("Early payment: -5.50", None),
+    ]
+    [discount] = [line for line in planned.body.Line if line.DetailType == "DiscountLineDetail"]
+    assert discount.Amount == Decimal("15.50")
+    assert discount.Description == "Loyalty; Early payment"
+    assert discount.DiscountLineDetail == qbo.DiscountLineDetail(PercentBased=False)
     assert planned.expected_total == Decimal("164.50")
+
+
+def test_a_single_discount_is_labelled_too() -> None:
+    planned = plan(make_invoice(time_line(), discount_line("-20.00", "Spring offer")))
+
+    assert [(line.DetailType, line.Description) for line in planned.body.Line[1:]] == [
+        ("DescriptionOnly", "Spring offer: -20.00"),
+        ("DiscountLineDetail", "Spring offer"),
+    ]
 
 
 # ------------------------------------------------------------------------------------------ tax
@@ -153,7 +233,25 @@ def test_us_invoice_with_tax_uses_the_tax_engine_after_discount() -> None:
     assert planned.expected_tax == Decimal("14.85")
     assert planned.expected_total == Decimal("194.85")
     # Tax is never booked as an income line.
-    assert [line.DetailType for line in planned.body.Line] == ["SalesItemLineDetail", "DiscountLineDetail"]
+    assert "TaxLineDetail" not in {line.DetailType for line in planned.body.Line}
+    assert not any("tax" in (line.Description or "").casefold() for line in planned.body.Line)
+
+
+def test_us_invoice_with_a_state_and_a_county_rate_uses_the_combined_code() -> None:
+    # 180.00 x 6 % = 10.80 and 180.00 x 2.25 % = 4.05: QBO's "Lakeside" code (6 % + 2.25 %).
+    invoice = make_invoice(
+        time_line(), tax_line("10.80", "6", "State tax"), tax_line("4.05", "2.25", "County tax")
+    )
+    planned = plan(invoice)
+
+    assert planned.body.TxnTaxDetail == qbo.TxnTaxDetail(TxnTaxCodeRef=qbo.Ref(value="8"))
+    assert [d.TaxCodeRef for d in sales_details(planned)] == [qbo.Ref(value="TAX")]
+    assert planned.expected_total == Decimal("194.85")
+
+
+def test_us_invoice_at_another_rate_than_the_default_code_uses_the_code_with_that_rate() -> None:
+    planned = plan(make_invoice(time_line(), tax_line("12.60", "7")))
+    assert planned.body.TxnTaxDetail == qbo.TxnTaxDetail(TxnTaxCodeRef=qbo.Ref(value="9"))
 
 
 def test_us_invoice_without_tax_marks_lines_non_taxable() -> None:
@@ -163,6 +261,16 @@ def test_us_invoice_without_tax_marks_lines_non_taxable() -> None:
     assert planned.body.TxnTaxDetail is None
     assert planned.body.ApplyTaxAfterDiscount is None
     assert planned.expected_tax == Decimal("0.00")
+
+
+def test_automated_sales_tax_marks_lines_taxable_and_sends_no_code() -> None:
+    planned = plan(make_invoice(time_line(), tax_line("12.60", "7")), ast_company(), catalog=TaxCatalog())
+
+    assert [d.TaxCodeRef for d in sales_details(planned)] == [qbo.Ref(value="TAX")]
+    assert planned.body.TxnTaxDetail is None  # QBO's engine picks the code from the addresses
+    assert planned.body.ApplyTaxAfterDiscount is True
+    assert planned.qbo_computes_tax is True
+    assert (planned.expected_tax, planned.expected_total) == (Decimal("12.60"), Decimal("192.60"))
 
 
 def test_ca_invoice_puts_the_tax_code_on_every_line_tax_excluded() -> None:
@@ -178,28 +286,21 @@ def test_ca_invoice_puts_the_tax_code_on_every_line_tax_excluded() -> None:
     assert planned.warnings == ()
 
 
-def test_untaxed_ca_invoice_uses_the_exempt_code() -> None:
+def test_ca_invoice_with_gst_and_pst_uses_the_combined_code_on_every_line() -> None:
+    invoice = make_invoice(
+        time_line(), tax_line("9.00", "5", "GST"), tax_line("12.60", "7", "PST"), currency="CAD"
+    )
+    planned = plan(invoice, ca_company(), settings(CA_TAX))
+
+    assert [d.TaxCodeRef for d in sales_details(planned)] == [qbo.Ref(value="6")]
+    assert planned.expected_total == Decimal("201.60")
+
+
+def test_untaxed_ca_invoice_uses_the_zero_rated_code() -> None:
     planned = plan(make_invoice(time_line(), currency="CAD"), ca_company(), settings(CA_TAX))
 
     assert [d.TaxCodeRef for d in sales_details(planned)] == [qbo.Ref(value="3")]
     assert planned.body.GlobalTaxCalculation == "TaxExcluded"
-
-
-def test_untaxed_ca_invoice_without_exempt_code_is_refused() -> None:
-    no_exempt = TaxSettings(tax_code_id="5", rate_percent=Decimal("13"))
-    reason = refusal(make_invoice(time_line(), currency="CAD"), ca_company(), settings(no_exempt))
-    assert reason == (
-        "Invoice INV-0001 has no tax, but the QuickBooks Online company has no zero-rated tax code to put "
-        "on its lines. Add one in QuickBooks Online, then copy again."
-    )
-
-
-def test_tax_amount_mismatch_is_refused_with_the_difference() -> None:
-    reason = refusal(make_invoice(time_line(), tax_line("15.00", "8.25")))  # 8.25 % of 180.00 = 14.85
-    assert reason == (
-        "Invoice INV-0001: tax at 8.25% on 180.00 is 14.85 but OneDesk shows 15.00 (difference 0.15). "
-        "Nothing was copied."
-    )
 
 
 def test_total_mismatch_is_refused_with_the_difference() -> None:
@@ -210,19 +311,20 @@ def test_total_mismatch_is_refused_with_the_difference() -> None:
     )
 
 
-def test_mixed_tax_rates_are_refused() -> None:
-    invoice = make_invoice(time_line(), tax_line("9.00", "5", "GST"), tax_line("14.40", "8", "PST"))
-    assert "different or missing rates" in refusal(invoice)
+def test_qbo_total_after_the_write_is_compared_with_onedesk() -> None:
+    invoice = make_invoice(time_line(), tax_line("12.60", "7"))
+    planned = plan(invoice, ast_company(), catalog=TaxCatalog())
+    as_written = planned.body.model_copy(
+        update={"TotalAmt": Decimal("194.85"), "TxnTaxDetail": qbo.TxnTaxDetail(TotalTax=Decimal("14.85"))}
+    )
 
-
-def test_tax_rate_other_than_the_default_codes_is_refused() -> None:
-    reason = refusal(make_invoice(time_line(), tax_line("9.00", "5")))
-    assert reason == "Invoice INV-0001 charges 5% tax but the default tax code (CA State) is 8.25%."
-
-
-def test_taxed_invoice_without_a_taxable_default_code_is_refused() -> None:
-    reason = refusal(make_invoice(time_line(), tax_line("14.85")), tenant_settings=settings(TaxSettings()))
-    assert "not a taxable code" in reason
+    assert written_total_warning(invoice, planned, as_written) == (
+        "QuickBooks Online's Automated Sales Tax charged 14.85 tax where OneDesk charged 12.60, so the "
+        "QuickBooks Online invoice totals 194.85 and OneDesk 192.60 (difference 2.25). Check the customer's "
+        "address or the invoice's tax in QuickBooks Online."
+    )
+    same = planned.body.model_copy(update={"TotalAmt": Decimal("192.60")})
+    assert written_total_warning(invoice, planned, same) is None
 
 
 # ------------------------------------------------------------------------------------------ status, numbers

@@ -44,6 +44,8 @@ class Connection(BaseModel):
     home_currency: str | None = None
     custom_txn_numbers: bool = False
     using_sales_tax: bool | None = None
+    # US Automated Sales Tax (Preferences.TaxPrefs.PartnerTaxEnabled): QBO computes the tax itself.
+    automated_sales_tax: bool = False
     # Bumped by every token write; single-flight refresh is a compare-and-swap on it.
     token_version: int = 0
     last_sync_at: AwareDatetime | None = None

@@ -2,17 +2,23 @@
 
 Rules chosen where QBO and the issue leave room (README "Invoice mapping" repeats them):
 - Only Open or Sent invoices are copied; everything else is refused with a reason.
-- Time lines: ticket/task name as Description, service type as the item, hours as Qty, rate as UnitPrice,
-  Amount = round-half-up(Qty x UnitPrice) to the cent. OneDesk's line amount must equal it, otherwise the
-  copy is refused with the difference (QBO rejects an Amount that is not Qty x UnitPrice).
+- Time lines: ticket/task name as Description, service type as the item. QBO rejects a line whose Amount
+  is not round_half_up(Qty x UnitPrice, 2), and keeps seven decimals of Qty and UnitPrice, so the line
+  carries OneDesk's amount exactly with: Qty = hours and UnitPrice = rate when they give the amount;
+  else (a monthly minimum, a fixed-fee task) Qty = hours and UnitPrice = amount / hours at seven decimals
+  when that gives the amount to the cent; else Qty 1, UnitPrice = amount, and the hours in the description.
 - Custom lines: their service type (or the "OneDesk custom charge" item) with OneDesk's amount.
-- Discount lines: one QBO discount line carrying the sum of OneDesk's discounts.
-- Tax lines: tax goes through QBO's tax engine (never booked as income): all OneDesk tax lines must share
-  one rate, equal to the rate of the tenant's default tax code. US companies get TAX/NON on lines and the
-  code as TxnTaxCodeRef (tax after discount); other countries get the code on every line and
-  GlobalTaxCalculation=TaxExcluded. Untaxed invoices: NON (US) or the exempt code (elsewhere).
-- Totals: the QBO total we expect (lines - discount + tax, tax rounded once) must equal OneDesk's total
-  to the cent, else the copy is refused with the difference stated, before anything is written.
+- Discount lines: QBO applies one discount per invoice (a DiscountLineDetail, before tax), so the sum of
+  OneDesk's discounts goes there, its description listing their labels; and each OneDesk discount is also
+  a text line (DescriptionOnly: "Loyalty discount: -10.00") so that none is merged silently, whether or
+  not QBO shows the discount line's description.
+- Tax goes through QBO's tax engine, never booked as income, with the code domain/taxes.py chooses: US
+  lines carry TAX/NON and the code is the TxnTaxCodeRef (tax after discount); with Automated Sales Tax
+  QBO picks the code itself; other countries carry the code on every line with
+  GlobalTaxCalculation=TaxExcluded (OneDesk adds tax on top of the lines).
+- Totals: the QBO total we expect (lines - discount + tax) must equal OneDesk's total to the cent, else
+  the copy is refused with the difference stated, before anything is written. After the write, QBO's own
+  TotalAmt is compared with OneDesk's (Automated Sales Tax may differ): a difference is a warning.
 - DocNumber: the OneDesk number when the company uses custom transaction numbers (refused if longer
   than QBO's 21 characters, never truncated); otherwise QBO numbers the invoice and the OneDesk number
   is kept in the private note.
@@ -30,14 +36,13 @@ from pydantic import BaseModel, ConfigDict
 
 from qbo_sync.domain import qbo
 from qbo_sync.domain.matching import item_name_for
-from qbo_sync.domain.money import ZERO, line_amount, percent_of
+from qbo_sync.domain.money import ZERO, fits_qty_price, line_amount, unit_price_for
 from qbo_sync.domain.onedesk import Invoice, InvoiceLine, InvoiceStatus, LineKind
-from qbo_sync.domain.tenant import TenantSettings
+from qbo_sync.domain.taxes import US_TAXABLE, TaxChoice, TaxMode
 
 COPYABLE_STATUSES = frozenset({InvoiceStatus.OPEN, InvoiceStatus.SENT})
 DOC_NUMBER_MAX = 21
 DESCRIPTION_MAX = 4000
-US_TAXABLE, US_NOT_TAXABLE = "TAX", "NON"
 
 
 class CopyRefused(Exception):
@@ -57,10 +62,17 @@ class CompanyProfile(BaseModel):
     country: str
     home_currency: str | None = None
     custom_txn_numbers: bool = False
+    automated_sales_tax: bool = False  # Preferences.TaxPrefs.PartnerTaxEnabled (US only)
 
     @property
     def is_us(self) -> bool:
         return self.country.upper() in {"US", "USA"}
+
+    @property
+    def tax_mode(self) -> TaxMode:
+        if not self.is_us:
+            return TaxMode.PER_LINE
+        return TaxMode.US_AUTOMATED if self.automated_sales_tax else TaxMode.US
 
 
 class PlannedInvoice(BaseModel):
@@ -69,6 +81,7 @@ class PlannedInvoice(BaseModel):
     body: qbo.Invoice
     expected_total: Decimal
     expected_tax: Decimal
+    qbo_computes_tax: bool
     warnings: tuple[str, ...]
     content_hash: str
 
@@ -90,36 +103,28 @@ def status_refusal(invoice: Invoice) -> str | None:
 def plan_invoice(
     invoice: Invoice,
     company: CompanyProfile,
-    settings: TenantSettings,
+    tax: TaxChoice,
     customer_id: str,
     item_ids: Mapping[str, str],
 ) -> PlannedInvoice:
-    """Build the QBO invoice body for ``invoice`` or raise ``CopyRefused``."""
+    """Build the QBO invoice body for ``invoice`` with the tax code chosen for it, or raise
+    ``CopyRefused``."""
     if (refusal := status_refusal(invoice)) is not None:
         raise CopyRefused(refusal)
     warnings: list[str] = []
     billable = [line for line in invoice.lines if line.kind in (LineKind.TIME, LineKind.CUSTOM)]
     if not billable:
         raise CopyRefused(f"Invoice {invoice.number} has no billable lines to copy.")
-    discount_total = -sum((line.amount for line in invoice.lines if line.kind is LineKind.DISCOUNT), ZERO)
+    discounts = [line for line in invoice.lines if line.kind is LineKind.DISCOUNT]
+    discount_total = -sum((line.amount for line in discounts), ZERO)
     if discount_total < ZERO:
         raise CopyRefused(f"Invoice {invoice.number}: discount lines must reduce the total.")
     billable_total = sum((line.amount for line in billable), ZERO)
-    expected_tax, line_tax_code = _tax(invoice, company, settings, billable_total - discount_total)
 
-    lines = [_sales_line(invoice, line, item_ids, line_tax_code, warnings) for line in billable]
-    if discount_total > ZERO:
-        labels = [line.description for line in invoice.lines if line.kind is LineKind.DISCOUNT]
-        lines.append(
-            qbo.Line(
-                DetailType="DiscountLineDetail",
-                Amount=discount_total,
-                Description="; ".join(labels)[:DESCRIPTION_MAX],
-                DiscountLineDetail=qbo.DiscountLineDetail(PercentBased=False),
-            )
-        )
+    lines = [_sales_line(line, item_ids, tax.line_code, warnings) for line in billable]
+    lines += _discount_lines(discounts, discount_total)
 
-    expected_total = billable_total - discount_total + expected_tax
+    expected_total = billable_total - discount_total + tax.expected_tax
     if expected_total != invoice.total:
         raise CopyRefused(
             f"Invoice {invoice.number}: QuickBooks Online would total {expected_total} but OneDesk shows "
@@ -140,16 +145,18 @@ def plan_invoice(
         BillEmail=_bill_email(invoice),
         PrivateNote=f"Copied from OneDesk invoice {invoice.number} {marker(invoice.id)}",
     )
-    if company.is_us:
-        if expected_tax > ZERO:
-            body.TxnTaxDetail = qbo.TxnTaxDetail(TxnTaxCodeRef=qbo.Ref(value=str(settings.tax.tax_code_id)))
-            body.ApplyTaxAfterDiscount = True
-    else:
+    if company.tax_mode is TaxMode.PER_LINE:
         body.GlobalTaxCalculation = "TaxExcluded"
+    elif tax.line_code == US_TAXABLE:
+        # US only: OneDesk taxes the lines after its discounts.
+        body.ApplyTaxAfterDiscount = True
+        if tax.code is not None:
+            body.TxnTaxDetail = qbo.TxnTaxDetail(TxnTaxCodeRef=qbo.Ref(value=tax.code.code_id))
     return PlannedInvoice(
         body=body,
         expected_total=expected_total,
-        expected_tax=expected_tax,
+        expected_tax=tax.expected_tax,
+        qbo_computes_tax=tax.qbo_computes,
         warnings=tuple(warnings),
         content_hash=content_hash(body),
     )
@@ -161,65 +168,39 @@ def content_hash(body: qbo.Invoice) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _tax(
-    invoice: Invoice, company: CompanyProfile, settings: TenantSettings, taxable_base: Decimal
-) -> tuple[Decimal, str]:
-    """Expected tax and the tax code every sales line carries."""
-    tax_lines = [line for line in invoice.lines if line.kind is LineKind.TAX]
-    if not tax_lines:
-        if company.is_us:
-            return ZERO, US_NOT_TAXABLE
-        if settings.tax.exempt_tax_code_id is None:
-            raise CopyRefused(
-                f"Invoice {invoice.number} has no tax, but the QuickBooks Online company has no zero-rated "
-                "tax code to put on its lines. Add one in QuickBooks Online, then copy again."
-            )
-        return ZERO, settings.tax.exempt_tax_code_id
-    rates = {line.tax_rate_percent for line in tax_lines}
-    if len(rates) != 1 or None in rates:
-        raise CopyRefused(
-            f"Invoice {invoice.number} has tax lines with different or missing rates; only one tax rate "
-            "(the default tax code's) can be copied."
+def written_total_warning(invoice: Invoice, plan: PlannedInvoice, written: qbo.Invoice) -> str | None:
+    """QBO's total as written (the create/update response) against OneDesk's: a difference is not a
+    refusal (Automated Sales Tax computes its own tax) but OneDesk must show it."""
+    total = written.TotalAmt
+    if total is None or total == invoice.total:
+        return None
+    difference = f"difference {total - invoice.total}"
+    if plan.qbo_computes_tax:
+        tax = written.TxnTaxDetail.TotalTax if written.TxnTaxDetail else None
+        return (
+            f"QuickBooks Online's Automated Sales Tax charged {tax if tax is not None else 'another'} tax "
+            f"where OneDesk charged {plan.expected_tax}, so the QuickBooks Online invoice totals {total} and "
+            f"OneDesk {invoice.total} ({difference}). Check the customer's address or the invoice's tax in "
+            "QuickBooks Online."
         )
-    rate = rates.pop()
-    assert rate is not None  # narrowed above
-    code, code_rate = settings.tax.tax_code_id, settings.tax.rate_percent
-    if code is None or code == US_NOT_TAXABLE or code_rate is None:
-        raise CopyRefused(
-            f"Invoice {invoice.number} has tax, but the default tax code in the integration settings is "
-            "not a taxable code. Choose one under Administration > Financials."
-        )
-    if code_rate != rate:
-        raise CopyRefused(
-            f"Invoice {invoice.number} charges {rate}% tax but the default tax code "
-            f"({settings.tax.tax_code_name or code}) is {code_rate}%."
-        )
-    expected = percent_of(taxable_base, rate)
-    charged = sum((line.amount for line in tax_lines), ZERO)
-    if charged != expected:
-        raise CopyRefused(
-            f"Invoice {invoice.number}: tax at {rate}% on {taxable_base} is {expected} but OneDesk shows "
-            f"{charged} (difference {charged - expected}). Nothing was copied."
-        )
-    return expected, US_TAXABLE if company.is_us else code
+    return (
+        f"The QuickBooks Online invoice totals {total} but OneDesk shows {invoice.total} ({difference}). "
+        "Check it in QuickBooks Online."
+    )
 
 
 def _sales_line(
-    invoice: Invoice, line: InvoiceLine, item_ids: Mapping[str, str], tax_code: str, warnings: list[str]
+    line: InvoiceLine, item_ids: Mapping[str, str], tax_code: str, warnings: list[str]
 ) -> qbo.Line:
     name = item_name_for(line.service_type)
     detail = qbo.SalesItemLineDetail(
         ItemRef=qbo.Ref(value=item_ids[name], name=name), TaxCodeRef=qbo.Ref(value=tax_code)
     )
-    if line.hours is not None and line.rate is not None:
-        computed = line_amount(line.hours, line.rate)
-        if computed != line.amount:
-            raise CopyRefused(
-                f"Invoice {invoice.number}, line {line.description!r}: {line.hours} h x {line.rate} = "
-                f"{computed} but OneDesk shows {line.amount} (difference {line.amount - computed})."
-            )
-        detail.Qty, detail.UnitPrice = line.hours, line.rate
     description = line.description
+    if line.hours is not None and line.rate is not None:
+        detail.Qty, detail.UnitPrice, hours_in_text = _quantity_and_price(line.hours, line.rate, line.amount)
+        if hours_in_text:
+            description = f"{description} ({line.hours.normalize():f} h)"
     if len(description) > DESCRIPTION_MAX:
         warnings.append(
             f"The description of line {line.description[:40]!r}... was shortened to 4000 characters."
@@ -231,6 +212,38 @@ def _sales_line(
         Description=description,
         SalesItemLineDetail=detail,
     )
+
+
+def _quantity_and_price(hours: Decimal, rate: Decimal, amount: Decimal) -> tuple[Decimal, Decimal, bool]:
+    """Qty and UnitPrice that QBO keeps exactly and whose product rounds to ``amount``; True when the
+    hours only fit in the description (Qty 1, UnitPrice = amount)."""
+    if fits_qty_price(hours) and fits_qty_price(rate) and line_amount(hours, rate) == amount:
+        return hours, rate, False
+    if hours and fits_qty_price(hours):
+        price = unit_price_for(amount, hours)  # a monthly minimum or a fixed fee spread over the hours
+        if line_amount(hours, price) == amount:
+            return hours, price, False
+    return Decimal(1), amount, True
+
+
+def _discount_lines(discounts: list[InvoiceLine], discount_total: Decimal) -> list[qbo.Line]:
+    """One text line per OneDesk discount, then QBO's one discount line carrying their sum."""
+    lines = [
+        qbo.Line(
+            DetailType="DescriptionOnly", Description=f"{line.description}: {line.amount}"[:DESCRIPTION_MAX]
+        )
+        for line in discounts
+    ]
+    if discount_total > ZERO:
+        lines.append(
+            qbo.Line(
+                DetailType="DiscountLineDetail",
+                Amount=discount_total,
+                Description="; ".join(line.description for line in discounts)[:DESCRIPTION_MAX],
+                DiscountLineDetail=qbo.DiscountLineDetail(PercentBased=False),
+            )
+        )
+    return lines
 
 
 def _doc_number(invoice: Invoice, company: CompanyProfile) -> str | None:

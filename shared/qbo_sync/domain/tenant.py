@@ -24,12 +24,22 @@ class Tenant(BaseModel):
     trigger_policy: TriggerPolicy = TriggerPolicy()
 
 
-class TaxSettings(BaseModel):
-    """How OneDesk tax lines map onto the QBO company's tax engine.
+class TaxOverride(BaseModel):
+    """The admin's choice of QBO tax code for one combination of OneDesk taxes (``TaxCombination.key``;
+    "" is an invoice without tax, for companies whose lines always carry a code)."""
 
-    ``tax_code_id`` is the code applied when the OneDesk invoice carries tax (its rate is read from QBO
-    when the admin saves the settings); ``exempt_tax_code_id`` is what non-US lines carry when the
-    invoice has no tax (non-US companies need a tax code on every line).
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str
+    code_id: str
+
+
+class TaxSettings(BaseModel):
+    """How OneDesk tax lines map onto the QBO company's tax codes (domain/taxes.py chooses).
+
+    ``tax_code_id`` is the preferred code: when several QBO codes have an invoice's rates, it wins (its
+    name and rate are read from QBO when the admin saves). ``overrides`` are the admin's choices from the
+    settings page's tax table; a combination without one is matched by rate automatically.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -37,7 +47,10 @@ class TaxSettings(BaseModel):
     tax_code_id: str | None = None
     tax_code_name: str | None = None
     rate_percent: Decimal | None = None
-    exempt_tax_code_id: str | None = None
+    overrides: tuple[TaxOverride, ...] = ()
+
+    def override_for(self, key: str) -> str | None:
+        return next((o.code_id for o in self.overrides if o.key == key), None)
 
 
 class TenantSettings(BaseModel):

@@ -5,7 +5,7 @@ All of it lives in one DynamoDB table (adapters/store); these protocols are what
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from qbo_sync.domain.audit import AuditRecord
 from qbo_sync.domain.commands import InvoiceCommand
 from qbo_sync.domain.onedesk import InvoiceStatus
+from qbo_sync.domain.taxes import CatalogCode, SeenTaxes, TaxCatalog
 from qbo_sync.domain.tenant import Tenant, TenantSettings
 
 
@@ -49,7 +50,26 @@ class StaleLink(Exception):
     """Another worker changed the link first (conditional write lost)."""
 
 
-class TenantStore(Protocol):
+class TaxCatalogStore(Protocol):
+    """A snapshot of the QBO company's tax codes and the OneDesk tax combinations copies met, kept apart
+    from the admin's settings so that neither write can undo the other."""
+
+    def get_tax_catalog(self, tenant_id: str, realm_id: str) -> TaxCatalog:
+        """What is known (an empty catalog, ``read_at`` None, when nothing is)."""
+        ...
+
+    def save_tax_codes(
+        self, tenant_id: str, realm_id: str, codes: Sequence[CatalogCode], read_at: datetime
+    ) -> None:
+        """Replace the codes; the combinations seen are kept."""
+        ...
+
+    def record_taxes_seen(self, tenant_id: str, realm_id: str, seen: SeenTaxes) -> None:
+        """Add ``seen`` unless its combination is already known (the first sighting stays)."""
+        ...
+
+
+class TenantStore(TaxCatalogStore, Protocol):
     def get_tenant(self, tenant_id: str) -> Tenant | None: ...
     def save_tenant(self, tenant: Tenant) -> None: ...
     def list_tenants(self) -> list[Tenant]: ...

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from qbo_sync.domain import qbo
 from qbo_sync.domain.audit import AuditRecord, Outcome
 from qbo_sync.domain.connection import Connection, ConnectionStatus, TokenSet
-from qbo_sync.domain.invoice_mapping import US_NOT_TAXABLE, US_TAXABLE, CompanyProfile
+from qbo_sync.domain.invoice_mapping import CompanyProfile
 from qbo_sync.domain.onedesk import Plan
 from qbo_sync.domain.signing import (
     SESSION_LIFETIME,
@@ -37,7 +37,17 @@ from qbo_sync.domain.signing import (
     verify_csrf,
     verify_session,
 )
-from qbo_sync.domain.tenant import TaxSettings, Tenant, TenantSettings, TriggerPolicy
+from qbo_sync.domain.taxes import (
+    NO_TAX,
+    US_NOT_TAXABLE,
+    US_TAXABLE,
+    CatalogCode,
+    TaxCatalog,
+    TaxCombination,
+    TaxMode,
+    automatic_code,
+)
+from qbo_sync.domain.tenant import TaxOverride, TaxSettings, Tenant, TenantSettings, TriggerPolicy
 from qbo_sync.observability import logger
 from qbo_sync.ports.connect import OAuthStates, PendingConnection, PendingConnections
 from qbo_sync.ports.onedesk import OneDeskError, OneDeskPort
@@ -46,6 +56,7 @@ from qbo_sync.ports.store import AuditLog, ParkedWork, TenantStore
 from qbo_sync.ports.tokens import ConnectionStore, NeedsReconnect, OAuthError, OAuthPort, OAuthUnavailable
 from qbo_sync.usecases.ingress import CommandQueue
 from qbo_sync.usecases.invoice_commands import blocked_reason
+from qbo_sync.usecases.invoice_taxes import read_tax_codes
 
 STATE_LIFETIME = timedelta(minutes=10)
 PENDING_LIFETIME = timedelta(minutes=10)
@@ -55,6 +66,9 @@ _STATE_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
 _REALM_SHAPE = re.compile(r"[0-9]{1,32}")
 _TENANT_ID_MAX = 128
 NOT_TAXABLE_NAME = "Not taxable (NON)"
+AUTOMATED_SALES_TAX_NAME = "Automated Sales Tax (QuickBooks Online calculates the tax)"
+NO_TAX_LABEL = "No tax (invoices without tax lines)"
+TAX_ROWS_MAX = 50  # the most recent combinations of OneDesk taxes shown in the tax table
 START_AGAIN = "Open the QuickBooks Online settings again from OneDesk (Administration > Financials)."
 
 
@@ -323,12 +337,14 @@ def _connect(
 
 def _profile(info: qbo.CompanyInfo, preferences: qbo.Preferences) -> dict[str, object]:
     home = (preferences.CurrencyPrefs or {}).get("HomeCurrency")
-    sales_tax = (preferences.TaxPrefs or {}).get("UsingSalesTax")
+    tax_prefs = preferences.TaxPrefs or {}
+    sales_tax = tax_prefs.get("UsingSalesTax")
     return {
         "country": info.Country,
         "home_currency": str(home["value"]) if isinstance(home, dict) and home.get("value") else None,
         "custom_txn_numbers": (preferences.SalesFormsPrefs or {}).get("CustomTxnNumbers") is True,
         "using_sales_tax": sales_tax if isinstance(sales_tax, bool) else None,
+        "automated_sales_tax": tax_prefs.get("PartnerTaxEnabled") is True,
     }
 
 
@@ -381,38 +397,75 @@ class Choice:
 
 @dataclass(frozen=True)
 class CompanyChoices:
-    is_us: bool  # US lines carry TAX/NON; elsewhere every line carries a real tax code
+    tax_mode: TaxMode
     income_accounts: list[Choice]
-    tax_codes: list[Choice]
-    exempt_tax_code: Choice | None  # non-US: what untaxed invoices' lines carry
+    tax_codes: list[Choice]  # the default (preferred) tax code's options
+    exempt_tax_code: Choice | None  # non-US: what untaxed invoices' lines carry unless the admin chooses
+    catalog_codes: tuple[CatalogCode, ...]  # the company's sales tax codes (the tax table's options)
 
 
 def company_choices(client: QboPort, company: CompanyProfile) -> CompanyChoices:
+    """Three queries: income accounts, tax rates, tax codes."""
     accounts = client.query(qbo.Account, [eq("AccountType", "Income")]).entity
     income = [Choice(a.Id, a.Name) for a in accounts if a.Id and a.Active is not False]
-    rates = {r.Id: r.RateValue for r in client.query(qbo.TaxRate).entity if r.Id and r.RateValue is not None}
-    codes, exempt = tax_choices(company, client.query(qbo.TaxCode).entity, rates)
-    return CompanyChoices(company.is_us, sorted(income, key=lambda c: c.name.casefold()), codes, exempt)
+    codes = read_tax_codes(client)
+    tax_codes, exempt = tax_choices(company, codes)
+    return CompanyChoices(
+        company.tax_mode, sorted(income, key=lambda c: c.name.casefold()), tax_codes, exempt, codes
+    )
 
 
-def tax_choices(
-    company: CompanyProfile, codes: Sequence[qbo.TaxCode], rates: dict[str, Decimal]
-) -> tuple[list[Choice], Choice | None]:
-    """Active sales tax codes with their total rate; US companies also get NON (lines carry TAX/NON)."""
-    real: list[Choice] = []
-    for code in codes:
-        if code.Active is False or not code.Id or code.Id in {US_TAXABLE, US_NOT_TAXABLE}:
-            continue
-        details = code.SalesTaxRateList.TaxRateDetail if code.SalesTaxRateList else []
-        parts = [rates.get(detail.TaxRateRef.value) for detail in details]
-        # No sales rate (a purchase-only code) or one we cannot read: its tax could never be checked.
-        if not parts or any(part is None for part in parts):
-            continue
-        real.append(Choice(code.Id, code.Name, sum((p for p in parts if p is not None), Decimal(0))))
-    real.sort(key=lambda c: c.name.casefold())
-    if company.is_us:
-        return [Choice(US_NOT_TAXABLE, NOT_TAXABLE_NAME), *real], None
-    return real, next((c for c in real if c.rate_percent == 0), None)
+def tax_choices(company: CompanyProfile, codes: Sequence[CatalogCode]) -> tuple[list[Choice], Choice | None]:
+    """The default tax code's options: the company's codes with their total rate; US companies also get
+    NON (lines carry TAX/NON); with Automated Sales Tax QBO chooses, so that is the one option."""
+    real = sorted((_code_choice(code) for code in codes), key=lambda c: (c.name.casefold(), c.id))
+    match company.tax_mode:
+        case TaxMode.US_AUTOMATED:
+            return [Choice(US_TAXABLE, AUTOMATED_SALES_TAX_NAME)], None
+        case TaxMode.US:
+            return [Choice(US_NOT_TAXABLE, NOT_TAXABLE_NAME), *real], None
+    exempt = automatic_code(NO_TAX, TaxCatalog(codes=tuple(codes)), None)
+    return real, _code_choice(exempt) if exempt else None
+
+
+def _code_choice(code: CatalogCode) -> Choice:
+    return Choice(code.code_id, code.name, code.percent)
+
+
+@dataclass(frozen=True)
+class TaxRow:
+    """One row of the settings page's tax table: a combination of OneDesk taxes and its QBO code."""
+
+    key: str
+    label: str
+    first_invoice: str | None
+    automatic: Choice | None  # what matching by rate picks today
+    chosen: str | None  # the admin's override
+
+
+def tax_rows(mode: TaxMode, catalog: TaxCatalog, settings: TenantSettings | None) -> list[TaxRow]:
+    """No table with Automated Sales Tax (QBO decides); elsewhere the combinations copies met, most
+    recent first, after a "No tax" row for companies whose lines always carry a code."""
+    if mode is TaxMode.US_AUTOMATED:
+        return []
+    tax = settings.tax if settings else TaxSettings()
+    seen = sorted(catalog.seen, key=lambda s: s.first_seen_at, reverse=True)[:TAX_ROWS_MAX]
+    found: list[tuple[TaxCombination, str | None]] = [(s.combination, s.first_invoice_number) for s in seen]
+    if mode is TaxMode.PER_LINE:
+        found.insert(0, (NO_TAX, None))
+    rows = []
+    for combination, first_invoice in found:
+        automatic = automatic_code(combination, catalog, tax.tax_code_id)
+        rows.append(
+            TaxRow(
+                key=combination.key,
+                label=combination.label if combination.taxes else NO_TAX_LABEL,
+                first_invoice=first_invoice,
+                automatic=_code_choice(automatic) if automatic else None,
+                chosen=tax.override_for(combination.key),
+            )
+        )
+    return rows
 
 
 @dataclass(frozen=True)
@@ -425,6 +478,7 @@ class SettingsView:
     activity: list[AuditRecord]
     choices: CompanyChoices | None
     choices_problem: str | None
+    tax_rows: list[TaxRow]
 
 
 def settings_view(tenant: Tenant, ports: ConnectPorts) -> SettingsView:
@@ -440,6 +494,10 @@ def settings_view(tenant: Tenant, ports: ConnectPorts) -> SettingsView:
             problem = f"The company's accounts and tax codes could not be read ({error})."
             connection = ports.connections.get(tenant_id)  # a refused refresh marks it needs_reconnect
     settings = ports.tenants.get_settings(tenant_id, connection.realm_id) if connection else None
+    rows: list[TaxRow] = []
+    if connection is not None and choices is not None:
+        catalog = _store_tax_codes(tenant_id, connection.realm_id, choices, ports)
+        rows = tax_rows(choices.tax_mode, catalog, settings)
     return SettingsView(
         tenant=tenant,
         connection=connection,
@@ -449,7 +507,16 @@ def settings_view(tenant: Tenant, ports: ConnectPorts) -> SettingsView:
         activity=ports.audit.recent(tenant_id, ACTIVITY_SIZE),
         choices=choices,
         choices_problem=problem,
+        tax_rows=rows,
     )
+
+
+def _store_tax_codes(
+    tenant_id: str, realm_id: str, choices: CompanyChoices, ports: ConnectPorts
+) -> TaxCatalog:
+    """The page has just read the company's tax codes: they become the snapshot copies choose from."""
+    ports.tenants.save_tax_codes(tenant_id, realm_id, choices.catalog_codes, ports.clock())
+    return ports.tenants.get_tax_catalog(tenant_id, realm_id)
 
 
 class SettingsForm(BaseModel):
@@ -459,6 +526,8 @@ class SettingsForm(BaseModel):
 
     income_account_id: str | None = None
     tax_code_id: str | None = None
+    # The tax table: combination key -> QBO tax code id ("" = automatic); None when it was not shown.
+    tax_overrides: dict[str, str] | None = None
     copy_when_opened: bool = False
     send_when_marked_sent: bool = False
 
@@ -478,16 +547,22 @@ def save_settings(tenant: Tenant, form: SettingsForm, ports: ConnectPorts) -> Sa
         if connection is None or connection.status is not ConnectionStatus.CONNECTED:
             raise Refused(409, "Not connected", "Nothing was saved: connect to QuickBooks Online first.")
         company = _company(connection)
+        realm_id = connection.realm_id
         try:
-            choices = company_choices(ports.qbo_for(tenant_id, connection.realm_id), company)
+            choices = company_choices(ports.qbo_for(tenant_id, realm_id), company)
         except (QboError, NeedsReconnect) as error:
             raise Refused(502, "QuickBooks Online did not answer", f"Nothing was saved ({error}).") from None
-        settings = _chosen_settings(connection.realm_id, choices, form)
+        catalog = _store_tax_codes(tenant_id, realm_id, choices, ports)
+        current = ports.tenants.get_settings(tenant_id, realm_id)
+        rows = tax_rows(choices.tax_mode, catalog, current)
+        overrides = _tax_overrides(form.tax_overrides, rows, choices.catalog_codes, current)
+        settings = _chosen_settings(realm_id, choices, form, overrides)
         ports.tenants.save_settings(tenant_id, settings)
         changes.append(
             f"income account {settings.default_income_account_name}, tax code {settings.tax.tax_code_name}"
+            + "".join(f", {o.key or 'no tax'} -> tax code {o.code_id}" for o in overrides)
         )
-        missing_exempt_code = not company.is_us and choices.exempt_tax_code is None
+        missing_exempt_code = choices.tax_mode is TaxMode.PER_LINE and choices.exempt_tax_code is None
     policy = TriggerPolicy(
         copy_when_opened=form.copy_when_opened, send_when_marked_sent=form.send_when_marked_sent
     )
@@ -513,10 +588,39 @@ def _company(connection: Connection) -> CompanyProfile:
         country=connection.country,
         home_currency=connection.home_currency,
         custom_txn_numbers=connection.custom_txn_numbers,
+        automated_sales_tax=connection.automated_sales_tax,
     )
 
 
-def _chosen_settings(realm_id: str, choices: CompanyChoices, form: SettingsForm) -> TenantSettings:
+def _tax_overrides(
+    posted: dict[str, str] | None,
+    rows: list[TaxRow],
+    codes: Sequence[CatalogCode],
+    current: TenantSettings | None,
+) -> tuple[TaxOverride, ...]:
+    """The posted tax table on top of the overrides of rows the page did not show (or all of them when
+    the table was not posted); a combination or code the page did not offer is refused."""
+    kept = current.tax.overrides if current else ()
+    if posted is None:
+        return kept
+    offered_keys = {row.key for row in rows}
+    offered_codes = {code.code_id for code in codes}
+    chosen: list[TaxOverride] = [o for o in kept if o.key not in posted]
+    for key, code_id in posted.items():
+        if key not in offered_keys or (code_id and code_id not in offered_codes):
+            raise Refused(
+                400,
+                "Choose a tax code",
+                "Nothing was saved: pick one of the listed tax codes for each OneDesk tax.",
+            )
+        if code_id:
+            chosen.append(TaxOverride(key=key, code_id=code_id))
+    return tuple(sorted(chosen, key=lambda o: o.key))
+
+
+def _chosen_settings(
+    realm_id: str, choices: CompanyChoices, form: SettingsForm, overrides: tuple[TaxOverride, ...]
+) -> TenantSettings:
     account = next((c for c in choices.income_accounts if c.id == form.income_account_id), None)
     tax = next((c for c in choices.tax_codes if c.id == form.tax_code_id), None)
     if account is None:
@@ -525,16 +629,12 @@ def _chosen_settings(realm_id: str, choices: CompanyChoices, form: SettingsForm)
         )
     if tax is None:
         raise Refused(400, "Choose a tax code", "Nothing was saved: pick one of the listed tax codes.")
-    exempt = choices.exempt_tax_code
     return TenantSettings(
         realm_id=realm_id,
         default_income_account_id=account.id,
         default_income_account_name=account.name,
         tax=TaxSettings(
-            tax_code_id=tax.id,
-            tax_code_name=tax.name,
-            rate_percent=tax.rate_percent,
-            exempt_tax_code_id=exempt.id if exempt else None,
+            tax_code_id=tax.id, tax_code_name=tax.name, rate_percent=tax.rate_percent, overrides=overrides
         ),
     )
 

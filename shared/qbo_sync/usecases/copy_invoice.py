@@ -23,6 +23,7 @@ from qbo_sync.domain.invoice_mapping import (
     marker,
     plan_invoice,
     status_refusal,
+    written_total_warning,
 )
 from qbo_sync.domain.matching import customer_name_problem, item_name_problem, required_item_names
 from qbo_sync.domain.onedesk import Invoice, QboReference, SyncMessage
@@ -40,7 +41,8 @@ from qbo_sync.ports.qbo import (
     eq,
     in_,
 )
-from qbo_sync.ports.store import AuditLog, InvoiceLink, LinkState, MappingStore
+from qbo_sync.ports.store import AuditLog, InvoiceLink, LinkState, MappingStore, TaxCatalogStore
+from qbo_sync.usecases.invoice_taxes import choose_invoice_tax
 
 NO_BILLING_EMAIL = (
     "Copied to QuickBooks Online but not sent: add a billing contact email under "
@@ -67,6 +69,7 @@ class CopyPorts:
     mappings: MappingStore
     audit: AuditLog
     deliveries: DeliveryQueue
+    tax_catalogs: TaxCatalogStore
     clock: Callable[[], datetime]
 
 
@@ -90,6 +93,7 @@ class _InvoiceCopy:
         self.realm = ctx.company.realm_id
         self.intuit_tid: str | None = None
         self.request_id: str | None = None
+        self.written: qbo.Invoice | None = None  # what QBO answered to our last create or update
 
     def run(self) -> CopyResult:
         invoice, ports = self.invoice, self.ports
@@ -101,8 +105,18 @@ class _InvoiceCopy:
             self.record("copy", Outcome.UNCHANGED, "an older snapshot than the one already copied")
             return self.deliver_if_sent(link)
         try:
+            # The tax first: an invoice no QBO tax code can carry must not create a customer or items.
+            tax = choose_invoice_tax(
+                invoice,
+                tenant_id=self.ctx.tenant_id,
+                company=self.ctx.company,
+                settings=self.ctx.settings.tax,
+                catalogs=ports.tax_catalogs,
+                client=ports.qbo,
+                now=ports.clock(),
+            )
             customer_id, item_ids = self.resolve_names()
-            plan = plan_invoice(invoice, self.ctx.company, self.ctx.settings, customer_id, item_ids)
+            plan = plan_invoice(invoice, self.ctx.company, tax, customer_id, item_ids)
         except CopyRefused as refused:
             return self.refuse(refused.reason)
 
@@ -362,6 +376,7 @@ class _InvoiceCopy:
         return next((found for found in result.entity if tag in (found.PrivateNote or "")), None)
 
     def done_link(self, link: InvoiceLink, entity: qbo.Invoice, content_hash: str) -> InvoiceLink:
+        self.written = entity
         return link.model_copy(
             update={
                 "state": LinkState.DONE,
@@ -395,12 +410,17 @@ class _InvoiceCopy:
                 copied_at=now,
             ),
         )
+        written = self.written
+        total = written.TotalAmt if written and written.TotalAmt is not None else plan.expected_total
         text = f"Copied to QuickBooks Online as invoice {link.qbo_doc_number or link.qbo_invoice_id}"
-        text += f" (total {plan.expected_total})."
-        if plan.warnings:
-            text = " ".join((text, *plan.warnings))
-            self.record("copy", Outcome.WARNING, " ".join(plan.warnings))
-        level: Literal["info", "warning"] = "warning" if plan.warnings else "info"
+        text += f" (total {total})."
+        warnings = [*plan.warnings]
+        if written is not None and (difference := written_total_warning(invoice, plan, written)):
+            warnings.append(difference)
+        if warnings:
+            text = " ".join((text, *warnings))
+            self.record("copy", Outcome.WARNING, " ".join(warnings))
+        level: Literal["info", "warning"] = "warning" if warnings else "info"
         ports.onedesk.set_sync_message(invoice.id, SyncMessage(level=level, text=text, at=now))
         link = link.model_copy(update={"reported_hash": plan.content_hash})
         ports.mappings.save_link(link)

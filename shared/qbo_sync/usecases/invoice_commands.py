@@ -75,6 +75,7 @@ def _run(command: InvoiceCommand, tenant: Tenant, onedesk: OneDeskPort, ports: C
             country=str(connection.country),
             home_currency=connection.home_currency,
             custom_txn_numbers=connection.custom_txn_numbers,
+            automated_sales_tax=connection.automated_sales_tax,
         ),
         settings=settings,
     )
@@ -84,6 +85,7 @@ def _run(command: InvoiceCommand, tenant: Tenant, onedesk: OneDeskPort, ports: C
         mappings=ports.mappings,
         audit=ports.audit,
         deliveries=ports.deliveries,
+        tax_catalogs=ports.tenants,
         clock=ports.clock,
     )
     try:

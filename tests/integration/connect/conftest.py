@@ -216,6 +216,11 @@ class World:
             assert reply.status == 303, reply.body
         return admin
 
+    def qbo_company(self, country: str, **options: Any) -> str:
+        """A new company in the QBO emulator (e.g. ``automated_sales_tax=True``); its realm id."""
+        body = {"name": f"{country} company", "country": country, **options}
+        return str(self.stack.control.ok("POST", "/_sandbox/companies", body)["realmId"])
+
     def consent(self, authorize_url: str, realm: str, decision: str = "allow") -> dict[str, str]:
         """The emulator's consent page submitted like a browser: the query Intuit redirects back with."""
         page = requests.get(authorize_url, timeout=TIMEOUT)

@@ -16,7 +16,8 @@ from qbo_sync.adapters.store.keys import tenant_pk, tenant_realm_pk
 from qbo_sync.domain.audit import Outcome
 from qbo_sync.domain.commands import InvoiceAction, InvoiceCommand
 from qbo_sync.domain.connection import ConnectionStatus
-from qbo_sync.domain.tenant import Tenant
+from qbo_sync.domain.taxes import OneDeskTax, SeenTaxes, TaxCombination
+from qbo_sync.domain.tenant import TaxOverride, Tenant
 from qbo_sync.usecases.invoice_commands import handle_invoice_command
 from tests.integration.qbo.conftest import CLIENT_SECRET, LogCapture
 
@@ -155,7 +156,14 @@ def test_settings_save_us_tax_code_reads_its_rate_and_non_means_no_rate(world: W
     assert settings.tax.tax_code_id == "2"
     assert settings.tax.tax_code_name == "California"
     assert settings.tax.rate_percent == Decimal("8.25")
-    assert settings.tax.exempt_tax_code_id is None
+    # The codes the page read are the snapshot copies choose from (no QBO request per copy).
+    catalog = wiring.tenant_store().get_tax_catalog(tenant.tenant_id, US_REALM)
+    assert {(c.code_id, c.name, c.percent) for c in catalog.codes} == {
+        ("2", "California", Decimal("8.25")),
+        ("3", "Lakeside", Decimal("8.25")),
+        ("4", "Indiana", Decimal(7)),
+    }
+    assert catalog.read_at is not None
 
     save(admin, income_account_id="80", tax_code_id="NON", send_when_marked_sent="off")
     settings = wiring.tenant_store().get_settings(tenant.tenant_id, US_REALM)
@@ -172,18 +180,110 @@ def test_settings_save_us_tax_code_reads_its_rate_and_non_means_no_rate(world: W
     assert "settings" in page.body and "income account Sales of Product Income" in page.body
 
 
-def test_non_us_company_offers_its_real_codes_and_picks_the_zero_rate_code_as_exempt(world: World) -> None:
+def test_non_us_company_offers_its_real_codes_and_picks_the_zero_rate_code_for_untaxed_lines(
+    world: World,
+) -> None:
     tenant = world.tenant()
     admin = connected(world, tenant, CA_REALM)
     page = admin.get("/qbo/settings")
-    for label in ("GST (5%)", "HST ON (13%)", "Exempt (0%)"):
+    for label in ("GST (5%)", "HST ON (13%)", "Exempt (0%)", "GST/PST BC (12%)"):
         assert f">{label}</option>" in page.body
     assert "Not taxable (NON)" not in page.body
+    # The tax table's first row: invoices without tax, automatically on the 0 % code.
+    assert "No tax (invoices without tax lines)" in page.body
+    assert '<option value="" selected>Automatic: Exempt (0%)</option>' in page.body
     save(admin, income_account_id="79", tax_code_id="4")
     settings = wiring.tenant_store().get_settings(tenant.tenant_id, CA_REALM)
     assert settings is not None
     assert (settings.tax.tax_code_id, settings.tax.rate_percent) == ("4", Decimal(13))
-    assert settings.tax.exempt_tax_code_id == "5"
+    assert settings.tax.overrides == ()
+
+
+def _seen(tenant: Tenant, realm: str, invoice_number: str, *taxes: tuple[str, str]) -> TaxCombination:
+    """A combination of OneDesk taxes as a copy records it (the copy itself is exercised end to end)."""
+    combination = TaxCombination(
+        taxes=tuple(OneDeskTax(name=name, rate_percent=Decimal(rate)) for name, rate in taxes)
+    )
+    seen = SeenTaxes(
+        combination=combination, first_invoice_number=invoice_number, first_seen_at=datetime.now(UTC)
+    )
+    wiring.tenant_store().record_taxes_seen(tenant.tenant_id, realm, seen)
+    return combination
+
+
+def test_the_tax_table_shows_the_taxes_copies_met_and_saves_the_admins_choices(world: World) -> None:
+    tenant = world.tenant()
+    admin = connected(world, tenant, CA_REALM)
+    save(admin, income_account_id="79", tax_code_id="3")
+    gst_pst = _seen(tenant, CA_REALM, "INV-0007", ("GST", "5"), ("PST", "7"))
+    odd = _seen(tenant, CA_REALM, "INV-0009", ("Levy <b>", "9"))
+
+    page = admin.get("/qbo/settings")
+    assert "GST 5% + PST 7%" in page.body and "INV-0007" in page.body
+    assert '<option value="" selected>Automatic: GST/PST BC (12%)</option>' in page.body
+    assert "Levy &lt;b&gt; 9%" in page.body and "Levy <b>" not in page.body  # escaped
+    assert "Automatic: no code has these rates" in page.body
+    rows = {
+        v: k.removeprefix("tax_key_") for k, v in hidden_fields(page.body).items() if k.startswith("tax_key_")
+    }
+    assert set(rows) == {"", gst_pst.key, odd.key}
+
+    # Choices are stored as given ("Exempt" for untaxed invoices, HST ON for GST + PST); whether a code
+    # reproduces an invoice's tax is checked when the invoice is copied.
+    chosen = {
+        f"tax_code_{rows['']}": "5",
+        f"tax_code_{rows[gst_pst.key]}": "4",
+        f"tax_code_{rows[odd.key]}": "",
+    }
+    keys = {f"tax_key_{index}": key for key, index in rows.items()}
+    reply = save(admin, income_account_id="79", tax_code_id="3", **keys, **chosen)
+    assert reply.status == 303, reply.body
+    settings = wiring.tenant_store().get_settings(tenant.tenant_id, CA_REALM)
+    assert settings is not None
+    assert settings.tax.overrides == (
+        TaxOverride(key="", code_id="5"),
+        TaxOverride(key=gst_pst.key, code_id="4"),
+    )
+    page = admin.get("/qbo/settings")
+    assert '<option value="4" selected>HST ON (13%)</option>' in page.body
+    assert '<option value="5" selected>Exempt (0%)</option>' in page.body
+    assert "-&gt; tax code 4" in page.body  # the audit row of the save
+
+    # A form without the table (e.g. from an older page) keeps the choices.
+    save(admin, income_account_id="80", tax_code_id="3")
+    settings = wiring.tenant_store().get_settings(tenant.tenant_id, CA_REALM)
+    assert settings is not None and len(settings.tax.overrides) == 2
+
+
+def test_a_tax_choice_the_table_did_not_offer_is_refused_and_nothing_is_saved(world: World) -> None:
+    tenant = world.tenant()
+    admin = connected(world, tenant, CA_REALM)
+    gst_pst = _seen(tenant, CA_REALM, "INV-0007", ("GST", "5"), ("PST", "7"))
+    for table in (
+        {"tax_key_0": gst_pst.key, "tax_code_0": "TAX"},  # not one of the company's codes
+        {"tax_key_0": "vat@20%", "tax_code_0": "4"},  # not a row of the table
+    ):
+        reply = save(admin, income_account_id="79", tax_code_id="3", **table)
+        assert reply.status == 400
+        assert "Nothing was saved" in reply.body
+    assert wiring.tenant_store().get_settings(tenant.tenant_id, CA_REALM) is None
+
+
+def test_an_automated_sales_tax_company_lets_qbo_calculate_and_has_no_tax_table(world: World) -> None:
+    realm = world.qbo_company("US", automated_sales_tax=True)
+    tenant = world.tenant()
+    admin = connected(world, tenant, realm)
+    connection = wiring.connection_store().get(tenant.tenant_id)
+    assert connection is not None and connection.automated_sales_tax is True
+
+    page = admin.get("/qbo/settings")
+    assert ">Automated Sales Tax (QuickBooks Online calculates the tax)</option>" in page.body
+    assert "Not taxable (NON)" not in page.body
+    assert 'id="taxes"' not in page.body
+    reply = save(admin, income_account_id="79", tax_code_id="TAX")
+    assert reply.status == 303, reply.body
+    settings = wiring.tenant_store().get_settings(tenant.tenant_id, realm)
+    assert settings is not None and settings.complete and settings.tax.tax_code_id == "TAX"
 
 
 def test_an_account_or_tax_code_not_offered_is_refused_and_nothing_is_saved(world: World) -> None:

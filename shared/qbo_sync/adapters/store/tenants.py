@@ -7,14 +7,16 @@ tenant) before they reach DynamoDB; the table never holds them in plaintext.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
 from pydantic import SecretStr
 
 from qbo_sync.adapters.store.keys import GSI1, tenant_pk, usable_partition_key
+from qbo_sync.domain.taxes import CatalogCode, SeenTaxes, TaxCatalog
 from qbo_sync.domain.tenant import Tenant, TenantSettings, TriggerPolicy
 
 if TYPE_CHECKING:
@@ -99,6 +101,54 @@ class DynamoTenantStore:
             }
         )
 
+    # The tax catalog is its own item, apart from the admin's settings: a copy refreshing the codes or
+    # recording a new combination of taxes updates only its attributes, never the admin's choices.
+    def get_tax_catalog(self, tenant_id: str, realm_id: str) -> TaxCatalog:
+        item = self._table.get_item(Key=_tax_catalog_key(tenant_id, realm_id)).get("Item")
+        if not item:
+            return TaxCatalog()
+        seen = item.get("seen")
+        return TaxCatalog.model_validate(
+            {
+                "codes": item.get("codes", []),
+                "read_at": item.get("read_at"),
+                "seen": list(seen.values()) if isinstance(seen, dict) else [],
+            }
+        )
+
+    def save_tax_codes(
+        self, tenant_id: str, realm_id: str, codes: Sequence[CatalogCode], read_at: datetime
+    ) -> None:
+        self._table.update_item(
+            Key=_tax_catalog_key(tenant_id, realm_id),
+            UpdateExpression="SET codes = :codes, read_at = :at, seen = if_not_exists(seen, :none)",
+            ExpressionAttributeValues={
+                ":codes": [code.model_dump(mode="json") for code in codes],
+                ":at": read_at.isoformat(),
+                ":none": {},
+            },
+        )
+
+    def record_taxes_seen(self, tenant_id: str, realm_id: str, seen: SeenTaxes) -> None:
+        key = _tax_catalog_key(tenant_id, realm_id)
+        # A new combination is rare: two writes (the map may not exist yet) are fine.
+        self._table.update_item(
+            Key=key,
+            UpdateExpression="SET seen = if_not_exists(seen, :none)",
+            ExpressionAttributeValues={":none": {}},
+        )
+        try:
+            self._table.update_item(
+                Key=key,
+                UpdateExpression="SET seen.#combination = :seen",
+                ConditionExpression="attribute_not_exists(seen.#combination)",
+                ExpressionAttributeNames={"#combination": seen.combination.key},
+                ExpressionAttributeValues={":seen": seen.model_dump(mode="json")},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise  # (else another copy recorded it first: its first sighting stays)
+
     def get_watermark(self, tenant_id: str, name: str) -> datetime | None:
         item = self._table.get_item(Key={"pk": tenant_pk(tenant_id), "sk": f"WATERMARK#{name}"}).get("Item")
         return datetime.fromisoformat(str(item["at"])) if item else None
@@ -121,3 +171,7 @@ class DynamoTenantStore:
             ),
             trigger_policy=TriggerPolicy.model_validate(item.get("trigger_policy", {})),
         )
+
+
+def _tax_catalog_key(tenant_id: str, realm_id: str) -> dict[str, str]:
+    return {"pk": tenant_pk(tenant_id), "sk": f"TAXCODES#{realm_id}"}
