@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 
 from qbo_sync.domain import qbo
 from qbo_sync.domain.audit import AuditRecord, Outcome
+from qbo_sync.domain.commands import InvoiceAction, InvoiceCommand
 from qbo_sync.domain.connection import Connection, ConnectionStatus, TokenSet
 from qbo_sync.domain.invoice_mapping import US_NOT_TAXABLE, US_TAXABLE, CompanyProfile
 from qbo_sync.domain.onedesk import Plan
@@ -42,7 +43,7 @@ from qbo_sync.observability import logger
 from qbo_sync.ports.connect import OAuthStates, PendingConnection, PendingConnections
 from qbo_sync.ports.onedesk import OneDeskError, OneDeskPort
 from qbo_sync.ports.qbo import QboError, QboPort, eq
-from qbo_sync.ports.store import AuditLog, ParkedWork, TenantStore
+from qbo_sync.ports.store import AuditLog, InvoiceConflict, MappingStore, ParkedWork, TenantStore
 from qbo_sync.ports.tokens import ConnectionStore, NeedsReconnect, OAuthError, OAuthPort, OAuthUnavailable
 from qbo_sync.usecases.ingress import CommandQueue
 from qbo_sync.usecases.invoice_commands import blocked_reason
@@ -63,6 +64,7 @@ class ConnectPorts:
     tenants: TenantStore
     connections: ConnectionStore
     parked: ParkedWork
+    mappings: MappingStore
     audit: AuditLog
     commands: CommandQueue
     states: OAuthStates
@@ -425,6 +427,8 @@ class SettingsView:
     activity: list[AuditRecord]
     choices: CompanyChoices | None
     choices_problem: str | None
+    conflicts: list[InvoiceConflict]  # edited in QBO: the admin decides which version stays
+    sends_waiting: list[InvoiceCommand]  # parked sends: emailed only once the admin confirms
 
 
 def settings_view(tenant: Tenant, ports: ConnectPorts) -> SettingsView:
@@ -440,15 +444,18 @@ def settings_view(tenant: Tenant, ports: ConnectPorts) -> SettingsView:
             problem = f"The company's accounts and tax codes could not be read ({error})."
             connection = ports.connections.get(tenant_id)  # a refused refresh marks it needs_reconnect
     settings = ports.tenants.get_settings(tenant_id, connection.realm_id) if connection else None
+    parked = ports.parked.parked(tenant_id)
     return SettingsView(
         tenant=tenant,
         connection=connection,
         settings=settings,
         blocked_reason=blocked_reason(connection, settings),
-        parked=ports.parked.count_parked(tenant_id),
+        parked=len(parked),
         activity=ports.audit.recent(tenant_id, ACTIVITY_SIZE),
         choices=choices,
         choices_problem=problem,
+        conflicts=ports.mappings.conflicts(tenant_id, connection.realm_id) if connection else [],
+        sends_waiting=[c for c in parked if c.action is InvoiceAction.SEND],
     )
 
 
@@ -552,22 +559,33 @@ def resume_if_unblocked(tenant_id: str, ports: ConnectPorts) -> int:
 
 
 def resume_parked(tenant_id: str, ports: ConnectPorts) -> int:
+    """Queue the parked copies again. A parked send is copied too, but stays parked until the admin
+    confirms it on the settings page: the customer is never emailed days later without that."""
     now = ports.clock()
     commands = ports.parked.parked(tenant_id)
     for command in commands:
-        ports.commands.enqueue(command.model_copy(update={"source": "parked", "resumed_at": now}))
+        resumed = command.model_copy(
+            update={"source": "parked", "resumed_at": now, "action": InvoiceAction.COPY}
+        )
+        ports.commands.enqueue(resumed)
         # Unpark after the enqueue: a crash in between runs the command twice (copies are
         # idempotent), never zero times.
-        ports.parked.unpark(command)
+        if command.action is InvoiceAction.COPY:
+            ports.parked.unpark(command)
     if commands:
         _audit(
             ports,
             tenant_id,
             "resume",
             Outcome.DONE,
-            f"{len(commands)} waiting command{'s' if len(commands) != 1 else ''} queued again",
+            f"{len(commands)} waiting command{'s' if len(commands) != 1 else ''} queued again"
+            + _sends_waiting(sum(1 for c in commands if c.action is InvoiceAction.SEND)),
         )
     return len(commands)
+
+
+def _sends_waiting(sends: int) -> str:
+    return f" (sends copied only, waiting for the admin's confirmation: {sends})" if sends else ""
 
 
 def _audit(
