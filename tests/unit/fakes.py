@@ -580,6 +580,9 @@ class FakeConnectionStore:
     def get(self, tenant_id: str) -> Connection | None:
         return self.connections.get(tenant_id)
 
+    def tenant_for_realm(self, realm_id: str) -> str | None:
+        return next((c.tenant_id for c in self.connections.values() if c.realm_id == realm_id), None)
+
     def mark_needs_reconnect(self, tenant_id: str, reason: str) -> None:
         self.reconnect_reasons.append((tenant_id, reason))
 
