@@ -16,12 +16,11 @@ from typing import Literal
 from urllib.parse import urlencode
 
 from qbo_sync.domain.audit import AuditRecord, Outcome
-from qbo_sync.domain.commands import InvoiceCommand
 from qbo_sync.domain.connection import Connection, ConnectionStatus
 from qbo_sync.domain.onedesk import Plan
 from qbo_sync.domain.tenant import TenantSettings, TriggerPolicy
 from qbo_sync.ports.store import InvoiceConflict
-from qbo_sync.usecases.connect import Choice, CompanyChoices, SettingsView
+from qbo_sync.usecases.connect import Choice, CompanyChoices, SettingsView, WaitingSend
 
 TITLE = "QuickBooks Online"
 QBO_INVOICE_URLS = {
@@ -464,25 +463,25 @@ def _conflicts_section(conflicts: list[InvoiceConflict], csrf: str) -> str:
     )
 
 
-def _sends_waiting_section(commands: list[InvoiceCommand], csrf: str) -> str:
+def _sends_waiting_section(sends: list[WaitingSend], csrf: str) -> str:
     """Sends that waited (QBO not connected): copied already, emailed only if the admin confirms."""
-    if not commands:
+    if not sends:
         return ""
     rows = []
-    for command in commands:
+    for send in sends:
         number = (
-            esc(command.snapshot.number)
-            if command.snapshot
-            else f'<span class="muted">id {esc(command.invoice_id)}</span>'
+            esc(send.invoice_number)
+            if send.invoice_number
+            else f'<span class="muted">id {esc(send.invoice_id)}</span>'
         )
         form = _decision_form(
             "/qbo/parked-sends",
             csrf,
-            command.invoice_id,
+            send.invoice_id,
             [("send", "Send now", ""), ("drop", "Don't send", ' class="secondary"')],
         )
         rows.append(
-            f'<tr><td class="nowrap">{number}</td><td class="nowrap">{_when(command.requested_at)}</td>'
+            f'<tr><td class="nowrap">{number}</td><td class="nowrap">{_when(send.requested_at)}</td>'
             f"<td>{form}</td></tr>"
         )
     return (

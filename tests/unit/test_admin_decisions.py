@@ -196,8 +196,9 @@ def test_a_send_cannot_be_confirmed_while_still_disconnected() -> None:
     assert len(admin.parked.parked(TENANT)) == 1
 
 
-def test_not_sending_drops_it_and_says_so_in_onedesk() -> None:
+def test_not_sending_drops_it_says_so_and_stops_automatic_sends_of_it() -> None:
     h = Harness()
+    copied(h)
     admin = Admin(h)
     waiting_send(admin)
 
@@ -206,5 +207,12 @@ def test_not_sending_drops_it_and_says_so_in_onedesk() -> None:
     assert admin.parked.parked(TENANT) == []
     assert admin.commands.commands == []
     assert h.onedesk.last_message("1003").text == (
-        "Not sent by QuickBooks Online: an admin chose not to email it after it had waited."
+        'Not sent by QuickBooks Online: an admin chose not to email it after it had waited. Use "Send '
+        'invoice" to email it.'
     )
+    # The Sent invoice comes back through the poller (our message changed it): still not emailed...
+    h.copy(h.as_onedesk_shows(make_invoice(modified_at=LATER)), InvoiceAction.SEND, request="auto-send:1003")
+    assert h.deliveries.deliveries == []
+    # ...until someone deliberately clicks "Send invoice".
+    h.copy(make_invoice(modified_at=LATER), InvoiceAction.SEND, request="click", source="api")
+    assert [d.request_id for d in h.deliveries.deliveries] == ["click"]

@@ -57,6 +57,7 @@ class InvoiceLink(BaseModel):
     qbo_total: Decimal | None = None  # QBO's TotalAmt after our last write
     qbo_gone: QboGone | None = None
     conflict_since: datetime | None = None  # edited in QBO: nothing is written until the admin decides
+    auto_send_declined: bool = False  # an admin chose not to email it: automatic sends never will
 
 
 class InvoiceConflict(BaseModel):

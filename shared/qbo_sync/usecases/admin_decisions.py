@@ -7,7 +7,9 @@ its CSRF token, like every other form there):
   the conflict again; a later change of the invoice in OneDesk is copied over it as usual (OneDesk is where
   invoices are written; the newest state wins), and a new edit in QBO raises a new conflict.
 - a send that waited (parked while QBO was not connected, or marked Sent meanwhile): **send** it now, or
-  **don't send** it. It was already copied; only the email waits for this.
+  **don't send** it. It was already copied; only the email waits for this. Not sending also stops the
+  automatic send for that invoice (a Sent invoice comes back through the poller on every change); a
+  deliberate "Send invoice" click still sends it.
 """
 
 from __future__ import annotations
@@ -99,8 +101,17 @@ def decide_parked_send(tenant: Tenant, invoice_id: str, decision: SendDecision, 
         ports.parked.unpark(command)
         _record(ports, command, Outcome.DONE, "the admin confirmed the send: queued")
         return
-    text = "Not sent by QuickBooks Online: an admin chose not to email it after it had waited."
+    text = (
+        "Not sent by QuickBooks Online: an admin chose not to email it after it had waited. Use "
+        '"Send invoice" to email it.'
+    )
     _tell(ports, tenant, invoice_id, SyncMessage(level="warning", text=text, at=ports.clock()))
+    connection = ports.connections.get(tenant.tenant_id)
+    link = (
+        ports.mappings.invoice_link(tenant.tenant_id, connection.realm_id, invoice_id) if connection else None
+    )
+    if link is not None:  # the poller would send it again on the next change of the Sent invoice
+        ports.mappings.save_link(link.model_copy(update={"auto_send_declined": True}))
     ports.parked.unpark(command)
     _record(ports, command, Outcome.UNCHANGED, "the admin chose not to send it")
 

@@ -418,6 +418,15 @@ def tax_choices(
 
 
 @dataclass(frozen=True)
+class WaitingSend:
+    """A send parked for the admin's confirmation, as the settings page lists it."""
+
+    invoice_id: str
+    invoice_number: str | None
+    requested_at: datetime
+
+
+@dataclass(frozen=True)
 class SettingsView:
     tenant: Tenant
     connection: Connection | None
@@ -428,7 +437,7 @@ class SettingsView:
     choices: CompanyChoices | None
     choices_problem: str | None
     conflicts: list[InvoiceConflict]  # edited in QBO: the admin decides which version stays
-    sends_waiting: list[InvoiceCommand]  # parked sends: emailed only once the admin confirms
+    sends_waiting: list[WaitingSend]  # parked sends: emailed only once the admin confirms
 
 
 def settings_view(tenant: Tenant, ports: ConnectPorts) -> SettingsView:
@@ -455,8 +464,21 @@ def settings_view(tenant: Tenant, ports: ConnectPorts) -> SettingsView:
         choices=choices,
         choices_problem=problem,
         conflicts=ports.mappings.conflicts(tenant_id, connection.realm_id) if connection else [],
-        sends_waiting=[c for c in parked if c.action is InvoiceAction.SEND],
+        sends_waiting=[
+            _waiting_send(command, connection, ports)
+            for command in parked
+            if command.action is InvoiceAction.SEND
+        ],
     )
+
+
+def _waiting_send(command: InvoiceCommand, connection: Connection | None, ports: ConnectPorts) -> WaitingSend:
+    """Its number from the snapshot, or from the link once copied (a click carries no snapshot)."""
+    number = command.snapshot.number if command.snapshot else None
+    if number is None and connection is not None:
+        link = ports.mappings.invoice_link(command.tenant_id, connection.realm_id, command.invoice_id)
+        number = link.invoice_number if link else None
+    return WaitingSend(command.invoice_id, number, command.requested_at)
 
 
 class SettingsForm(BaseModel):

@@ -649,6 +649,9 @@ class _InvoiceCopy:
     def deliver_if_sent(self, link: InvoiceLink) -> CopyResult:
         if self.command.action is not InvoiceAction.SEND:
             return CopyResult(Outcome.DONE, qbo_invoice_id=link.qbo_invoice_id)
+        if self.command.source == "poller" and link.auto_send_declined:
+            # The admin declined a send that had waited; only a deliberate "Send invoice" emails it now.
+            return CopyResult(Outcome.DONE, "an admin chose not to email it", link.qbo_invoice_id)
         invoice = self.invoice
         email = invoice.organization.billing_contact.email
         if not email:
