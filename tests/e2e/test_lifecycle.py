@@ -13,7 +13,6 @@ In every copied case QBO's TotalAmt equals OneDesk's total to the cent.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -49,16 +48,6 @@ def world(request: pytest.FixtureRequest) -> World:
     if request.param == "us_world":
         US_REALMS.add(chosen.qbo.realm_id)
     return chosen
-
-
-@pytest.fixture
-def quiet_webhooks(world: World) -> Iterator[None]:
-    """No webhooks while QBO requests are counted: sync_payments' reads would land in the count."""
-    world.qbo.control("PUT", "/app", {"webhooks_enabled": False})
-    try:
-        yield
-    finally:
-        world.qbo.control("PUT", "/app", {"webhooks_enabled": True})
 
 
 def is_us(world: World) -> bool:
