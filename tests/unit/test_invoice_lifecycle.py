@@ -11,7 +11,7 @@ import pytest
 from qbo_sync.domain import qbo
 from qbo_sync.domain.audit import Outcome
 from qbo_sync.domain.commands import InvoiceAction
-from qbo_sync.domain.invoice_state import fingerprint
+from qbo_sync.domain.invoice_state import differences, fingerprint
 from qbo_sync.domain.onedesk import Invoice, InvoiceStatus
 from qbo_sync.domain.request_ids import request_id
 from qbo_sync.ports.qbo import QboDuplicateName, QboTransient, QboValidationError
@@ -390,3 +390,19 @@ def test_a_name_held_by_a_vendor_keeps_the_general_reason() -> None:
 
     assert result.reason is not None
     assert result.reason.startswith("QuickBooks Online already uses the name 'Globex' for another customer")
+
+
+def test_differences_name_only_what_onedesk_sends() -> None:
+    planned = qbo.Invoice(
+        CustomerRef=qbo.Ref(value="1"),
+        Line=[qbo.Line(DetailType="SalesItemLineDetail", Amount=Decimal("10.00"))],
+        TxnDate=AT.date(),
+    )
+    # QBO filled the due date from the terms and the DocNumber itself: neither is a difference.
+    same = planned.model_copy(update={"DueDate": AT.date() + timedelta(days=30), "DocNumber": "1001"})
+    assert differences(same, planned, Decimal("10.00")) == "details"
+    moved = same.model_copy(update={"TxnDate": AT.date() + timedelta(days=1), "TotalAmt": Decimal("12.00")})
+    assert (
+        differences(moved, planned, Decimal("10.00"))
+        == "dates, total (QuickBooks Online 12.00, OneDesk 10.00)"
+    )

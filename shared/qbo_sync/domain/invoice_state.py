@@ -83,7 +83,8 @@ def differences(current: qbo.Invoice, planned: qbo.Invoice, onedesk_total: Decim
         found.append("customer")
     if ours["number"] is not None and theirs["number"] != ours["number"]:
         found.append("number")
-    if (theirs["date"], theirs["due"]) != (ours["date"], ours["due"]):
+    # Only what we send: QBO fills a missing due date from the company's terms.
+    if any(ours[key] is not None and theirs[key] != ours[key] for key in ("date", "due")):
         found.append("dates")
     if theirs["lines"] != ours["lines"]:
         found.append("lines")
