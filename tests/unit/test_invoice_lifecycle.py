@@ -406,3 +406,35 @@ def test_differences_name_only_what_onedesk_sends() -> None:
         differences(moved, planned, Decimal("10.00"))
         == "dates, total (QuickBooks Online 12.00, OneDesk 10.00)"
     )
+
+
+def test_the_automatic_send_of_an_unchanged_deleted_invoice_recreates_nothing_and_sends_nothing() -> None:
+    h = Harness()
+    first = copied(h, make_invoice(status=InvoiceStatus.SENT))
+    h.qbo.delete(qbo.Invoice, str(first.Id))
+    h.mappings.mark_qbo_invoice_gone(h.link(), QboGone.DELETED)
+
+    sent = make_invoice(status=InvoiceStatus.SENT, modified_at=LATER)
+    result = h.copy(shown(h, sent), InvoiceAction.SEND, request="auto-send:1003")
+
+    assert result.outcome is Outcome.UNCHANGED
+    assert h.qbo.total_calls == 0
+    assert h.deliveries.deliveries == []
+
+
+def test_a_retry_refused_as_a_duplicate_number_still_says_how_to_free_it() -> None:
+    h = Harness(us_company(custom_txn_numbers=True))
+    first = copied(h)
+    h.qbo.void_in_qbo(str(first.Id))
+    h.qbo.fail_next("create", QboTransient(status=503, code=None, message="Service Unavailable"))
+    with pytest.raises(QboTransient):
+        h.copy(make_invoice(modified_at=LATER), source="api")
+    duplicate = QboValidationError(status=400, code="6140", message="Duplicate Document Number Error")
+    h.qbo.fail_next("create", duplicate)
+
+    result = h.copy(make_invoice(modified_at=LATER), source="api")
+
+    assert result.reason is not None
+    assert result.reason.startswith(
+        "QuickBooks Online did not accept number INV-0001 for the new invoice: the voided invoice keeps"
+    )

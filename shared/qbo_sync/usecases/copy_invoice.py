@@ -338,9 +338,10 @@ class _InvoiceCopy:
             return self.conflict_waiting(link)
         unchanged = link.content_hash == plan.content_hash
         if link.qbo_gone is not None:
-            if unchanged and not self.explicit and self.command.action is InvoiceAction.COPY:
+            if unchanged and not self.explicit:
                 # The bookkeeper's delete or void stands until someone asks again (OneDesk says how); our
-                # own write-back echoing through the poller must not recreate it behind their back.
+                # own write-back echoing through the poller (a copy, or a Sent invoice's automatic send)
+                # must not recreate it behind their back.
                 return CopyResult(Outcome.UNCHANGED, f"the QBO invoice was {link.qbo_gone.value} in QBO")
             return self.recreate(plan, customer_id, link, link.qbo_gone), "changed"
         if unchanged:
@@ -394,20 +395,21 @@ class _InvoiceCopy:
             result = self.ports.qbo.create(plan.body, request_id=link.create_request_id)
         except QboValidationError as refused:
             if refused.code == DUPLICATE_DOC_NUMBER and plan.body.DocNumber:
-                raise CopyRefused(self.duplicate_number(plan.body.DocNumber)) from refused
+                raise CopyRefused(self.duplicate_number(plan.body.DocNumber, link)) from refused
             raise
         self.saw(result.intuit_tid, result.request_id)
         return result.entity
 
-    def duplicate_number(self, number: str) -> str:
+    def duplicate_number(self, number: str, link: InvoiceLink) -> str:
         """The OneDesk number is the DocNumber (custom transaction numbers), never altered: when QBO holds
         it already and refuses duplicates, only someone in QBO can free it."""
-        if self.replaced is not None and self.replaced[1] is QboGone.VOIDED:
+        if link.generation > 0:  # replacing a deleted or voided invoice: a voided one keeps its number
+            voided = f" {self.replaced[0]}" if self.replaced and self.replaced[1] is QboGone.VOIDED else ""
             return (
-                f"QuickBooks Online did not accept number {number} for the new invoice: the voided invoice "
-                f"{self.replaced[0]} keeps that number and this company does not allow duplicate invoice "
-                f"numbers. Give the voided invoice another number in QuickBooks Online (for example "
-                f"{number}-void), then copy again."
+                f"QuickBooks Online did not accept number {number} for the new invoice: the voided invoice"
+                f"{voided} keeps that number and this company does not allow duplicate invoice numbers. Give "
+                f"the voided invoice another number in QuickBooks Online (for example {number}-void), then "
+                "copy again."
             )
         return (
             f"QuickBooks Online already has an invoice numbered {number} and this company does not allow "

@@ -196,15 +196,13 @@ def _park(command: InvoiceCommand, reason: str, onedesk: OneDeskPort, ports: Com
     now = ports.clock()
     ports.parked.park(command, reason)
     _audit(command, Outcome.PARKED, reason, ports)
-    onedesk.set_sync_message(
-        command.invoice_id,
-        SyncMessage(
-            level="warning",
-            text=f"Waiting to copy to QuickBooks Online: {reason}. It will run as soon as the admin fixes it "
-            "under Administration > Financials.",
-            at=now,
-        ),
+    text = (
+        f"Waiting to copy to QuickBooks Online: {reason}. It will run as soon as the admin fixes it under "
+        "Administration > Financials."
     )
+    if command.action is InvoiceAction.SEND:
+        text += " The admin then confirms the email before QuickBooks Online sends it."
+    onedesk.set_sync_message(command.invoice_id, SyncMessage(level="warning", text=text, at=now))
     return CopyResult(Outcome.PARKED, reason)
 
 
