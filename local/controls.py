@@ -111,6 +111,10 @@ class OneDeskControl:
     def call(self, method: str, path: str, body: Any = None) -> Any:
         return _json(requests.request(method, f"{self.control_url}{path}", json=body, timeout=_TIMEOUT))
 
+    def set_plan(self, plan: str) -> None:
+        """The account is upgraded or downgraded (Starter, Growth, Premium, Enterprise)."""
+        self.call("PUT", f"/accounts/{self.account_id}/plan", {"plan": plan})
+
     def organization(
         self, name: str, contact: str | None = "Pat Payer", email: str | None = "ap@example.test"
     ) -> str:

@@ -8,7 +8,9 @@ OneDesk admin, a bookkeeper in QBO) and reads what each side holds afterwards.
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import sys
 import time
 import uuid
@@ -20,7 +22,13 @@ from typing import Any
 import requests
 
 from local.controls import OneDeskControl, QboControl, wait_for
-from local.operator import ConnectedTenant, connect_new_tenant, send_command, use_product_environment
+from local.operator import (
+    ConnectedTenant,
+    connect_new_tenant,
+    send_command,
+    signed_link,
+    use_product_environment,
+)
 from local.stack import LocalStack, product_stack
 
 LOG_DIR = Path(__file__).resolve().parents[1] / "artifacts" / "logs" / "demo"
@@ -153,10 +161,18 @@ class Demo:
             lambda: self._audit_count(invoice["id"], "unchanged") > audit_before, what="unchanged re-copy"
         )
         table(
-            "5. Copied again without a change",
-            ["outcome", "QBO requests"],
-            [["unchanged: QBO not called", len(self.qbo.data_requests(before))]],
+            "5. Copied again without a change (an explicit copy reads the QBO invoice once to check it is "
+            "still there and unedited; the poller's unchanged copies make no request)",
+            ["outcome", "QBO requests", "OneDesk message"],
+            [
+                [
+                    "unchanged",
+                    len(self.qbo.data_requests(before)),
+                    (self.onedesk.record(invoice["id"])["syncMessage"] or {}).get("text", ""),
+                ]
+            ],
         )
+        self.conflict(invoice["id"], lines)
 
         draft = self.onedesk.invoice(org, lines[:1])
         self._command(draft["id"], "copy")
@@ -164,11 +180,57 @@ class Demo:
             lambda: (r := self.onedesk.record(draft["id"]))["syncMessage"] and r, what="refusal"
         )
         table(
-            "6. A Draft invoice is refused, with the reason shown in OneDesk",
+            "7. A Draft invoice is refused, with the reason shown in OneDesk",
             ["OneDesk invoice", "status", "sync message"],
             [[record["number"], record["status"], record["syncMessage"]["text"]]],
         )
         return str(invoice["id"])
+
+    def conflict(self, invoice_id: str, lines: list[dict[str, Any]]) -> None:
+        """A bookkeeper edits the copied invoice in QBO, then it changes in OneDesk too: the next copy does
+        not overwrite QBO's version; the admin decides on the settings page."""
+        qbo_id = self.onedesk.record(invoice_id)["externalReferences"]["qbo"]["invoiceId"]
+        current = self.qbo.entity("Invoice", qbo_id)
+        kept = [line for line in current["Line"] if line["DetailType"] != "SubTotalLineDetail"]
+        first = next(line for line in kept if line["DetailType"] == "SalesItemLineDetail")
+        first["Description"] = f"{first['Description']} - agreed flat hour"
+        first["SalesItemLineDetail"]["Qty"] = 1
+        first["Amount"] = first["SalesItemLineDetail"]["UnitPrice"]
+        body = {"Id": qbo_id, "SyncToken": current["SyncToken"], "sparse": True, "Line": kept}
+        theirs = self.qbo.data("POST", "invoice", body)["Invoice"]
+        self.onedesk.move(invoice_id, "Draft")
+        self.onedesk.edit(invoice_id, lines=[{**lines[0], "hours": 2.5}, *lines[1:]])
+        ours = self.onedesk.move(invoice_id, "Open")
+        self._command(invoice_id, "copy")
+        wait_for(
+            lambda: (
+                "changed there since the last copy"
+                in (self.onedesk.record(invoice_id)["syncMessage"] or {}).get("text", "")
+            ),
+            what="the conflict on the OneDesk invoice",
+        )
+        after = self.qbo.entity("Invoice", qbo_id)
+        assert self.connected is not None
+        admin = self.connected.admin
+        page = admin.open(signed_link(self.api, self.tenant)).text
+        listed = re.search(r'<section aria-labelledby="conflicts">.*?<td>([^<]*)</td>', page, re.S)
+        rows: list[list[object]] = [
+            ["bookkeeper's edit in QBO", money(theirs["TotalAmt"]), theirs["SyncToken"], ""],
+            ["OneDesk edited, copied again", money(ours["total"]), after["SyncToken"], "not overwritten"],
+            ["OneDesk message", "", "", self.onedesk.record(invoice_id)["syncMessage"]["text"][:96] + "..."],
+            ["settings page lists it", "", "", html.unescape(listed.group(1)) if listed else "(missing)"],
+        ]
+        admin.submit(action="/qbo/conflicts", decision="overwrite")
+        resolved = self._await_copy(invoice_id, ours["total"])
+        rows.append(
+            ["admin: Overwrite from OneDesk", money(resolved["TotalAmt"]), resolved["SyncToken"], "copied"]
+        )
+        table(
+            "6. Edited in QBO by a bookkeeper and in OneDesk: the conflict is detected, nothing is "
+            "overwritten until the admin chooses",
+            ["", "total", "QBO SyncToken", ""],
+            rows,
+        )
 
     def send(self) -> tuple[str, str]:
         with_email = self.onedesk.organization("Globex", contact="Hank Scorpio", email="ap@globex.test")
@@ -203,7 +265,7 @@ class Demo:
         )
         qbo_sent = self.qbo.entity("Invoice", sent_record["externalReferences"]["qbo"]["invoiceId"])
         table(
-            "7. Send invoice: QBO emails it only when OneDesk has a billing email",
+            "8. Send invoice: QBO emails it only when OneDesk has a billing email",
             ["OneDesk invoice", "customer", "QBO EmailStatus", "OneDesk tags", "sync message"],
             [
                 [
@@ -266,7 +328,7 @@ class Demo:
                 ]
             )
         table(
-            "8. A bookkeeper records a full and a partial payment in QBO: the webhook brings them to "
+            "9. A bookkeeper records a full and a partial payment in QBO: the webhook brings them to "
             f"OneDesk in {time.monotonic() - started:.1f} s",
             ["OneDesk invoice", "total", "paid", "owed", "status", "QBO Balance"],
             rows,
@@ -293,7 +355,7 @@ class Demo:
 
         (message,) = wait_for(rejected, what="malformed command in the DLQ")
         table(
-            "9. Bad input is rejected with a reason and nothing is lost",
+            "10. Bad input is rejected with a reason and nothing is lost",
             ["input", "result"],
             [
                 [

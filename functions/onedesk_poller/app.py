@@ -10,15 +10,19 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from qbo_sync import wiring
 from qbo_sync.observability import logger, metrics, trace
 from qbo_sync.ports.onedesk import OneDeskError
-from qbo_sync.usecases.ingress import poll_tenant
+from qbo_sync.usecases.ingress import poll_paused, poll_tenant
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @trace
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    polled, failed = 0, 0
+    polled, failed, paused = 0, 0, 0
     for tenant in wiring.tenant_store().list_tenants():
+        if (reason := poll_paused(tenant, wiring.connection_store(), wiring.tenant_store())) is not None:
+            paused += 1  # one line per tenant and run, not one note per invoice
+            logger.info("poll paused", extra={"tenant_id": tenant.tenant_id, "reason": reason})
+            continue
         try:
             result = poll_tenant(
                 tenant,
@@ -39,4 +43,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         )
     if failed:
         metrics.add_metric(name="PollFailures", unit="Count", value=failed)
-    return {"tenants_polled": polled, "tenants_failed": failed}
+    metrics.add_metric(name="PollsPaused", unit="Count", value=paused)
+    return {"tenants_polled": polled, "tenants_failed": failed, "tenants_paused": paused}

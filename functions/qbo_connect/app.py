@@ -1,5 +1,6 @@
 """The admin's pages: GET /qbo/connect, GET /qbo/callback, GET|POST /qbo/settings, POST /qbo/disconnect,
-POST /qbo/confirm-switch. Server-rendered HTML (pages.py); the decisions are in usecases/connect.py.
+POST /qbo/confirm-switch, POST /qbo/conflicts, POST /qbo/parked-sends. Server-rendered HTML (pages.py);
+the decisions are in usecases/connect.py and usecases/admin_decisions.py.
 
 Who is asking: a link signed by OneDesk (``?tenant&expires&sig``) opens a session cookie; every
 POST (and the reconnect link) must carry the session's CSRF token.
@@ -15,12 +16,19 @@ import pages
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, Field, ValidationError
 
 from qbo_sync import wiring
 from qbo_sync.domain.signing import SESSION_LIFETIME
 from qbo_sync.domain.tenant import Tenant
 from qbo_sync.entrypoints import raw_body
 from qbo_sync.observability import logger, metrics, trace
+from qbo_sync.usecases.admin_decisions import (
+    ConflictDecision,
+    SendDecision,
+    decide_conflict,
+    decide_parked_send,
+)
 from qbo_sync.usecases.connect import (
     CallbackQuery,
     Cancelled,
@@ -44,6 +52,7 @@ from qbo_sync.usecases.connect import (
 
 SESSION_COOKIE = "qbo_session"
 MAX_FORM_BYTES = 16 * 1024
+INVOICE_ID_MAX = 128
 _LINK_PARAMETERS = ("tenant", "expires", "sig")
 app = APIGatewayHttpResolver()
 
@@ -275,6 +284,41 @@ def switch_company() -> Response[str]:
     if not result.profile_read:
         return _redirect("/qbo/settings?notice=connected-unread")
     return _redirect(f"/qbo/settings?notice=connected&resumed={result.resumed}")
+
+
+class ConflictForm(BaseModel):
+    invoice_id: str = Field(min_length=1, max_length=INVOICE_ID_MAX)
+    decision: ConflictDecision
+
+
+class ParkedSendForm(BaseModel):
+    invoice_id: str = Field(min_length=1, max_length=INVOICE_ID_MAX)
+    decision: SendDecision
+
+
+def _decision_form[F: BaseModel](visitor: Visitor, model: type[F]) -> F:
+    """The invoice and the choice a decision form posted; anything else is a 400, never a 500."""
+    form = _posted_form(visitor)
+    try:
+        return model.model_validate({"invoice_id": form.get("invoice_id"), "decision": form.get("decision")})
+    except ValidationError:
+        raise Refused(400, "Unknown choice", "Nothing was changed.") from None
+
+
+@app.post("/qbo/conflicts")
+def conflict_decision() -> Response[str]:
+    visitor = _require_visitor()
+    form = _decision_form(visitor, ConflictForm)
+    decide_conflict(visitor.tenant, form.invoice_id, form.decision, wiring.connect_ports())
+    return _redirect(f"/qbo/settings?notice=conflict-{form.decision}")
+
+
+@app.post("/qbo/parked-sends")
+def parked_send_decision() -> Response[str]:
+    visitor = _require_visitor()
+    form = _decision_form(visitor, ParkedSendForm)
+    decide_parked_send(visitor.tenant, form.invoice_id, form.decision, wiring.connect_ports())
+    return _redirect(f"/qbo/settings?notice=send-{form.decision}")
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -19,7 +19,8 @@ from qbo_sync.domain.connection import Connection, ConnectionStatus
 from qbo_sync.domain.onedesk import Plan
 from qbo_sync.domain.taxes import TaxMode, format_percent
 from qbo_sync.domain.tenant import TenantSettings, TriggerPolicy
-from qbo_sync.usecases.connect import Choice, CompanyChoices, SettingsView, TaxRow
+from qbo_sync.ports.store import InvoiceConflict
+from qbo_sync.usecases.connect import Choice, CompanyChoices, SettingsView, TaxRow, WaitingSend
 
 TITLE = "QuickBooks Online"
 QBO_INVOICE_URLS = {
@@ -112,6 +113,14 @@ def notice_for(code: str | None, resumed: int) -> Notice | None:
             )
         case "kept":
             return Notice("ok", "Nothing changed: you are still connected to the same company.")
+        case "conflict-overwrite":
+            return Notice("ok", "OneDesk's version is being copied over QuickBooks Online's.")
+        case "conflict-keep":
+            return Notice("ok", "QuickBooks Online's version was kept; OneDesk shows that it was.")
+        case "send-send":
+            return Notice("ok", "QuickBooks Online will email the invoice in a moment.")
+        case "send-drop":
+            return Notice("ok", "The invoice will not be emailed; OneDesk shows that it was not sent.")
     return None
 
 
@@ -221,6 +230,8 @@ def settings(view: SettingsView, csrf: str, environment: str, notice: Notice | N
     body = (
         _notice(notice)
         + _connection_section(view, csrf)
+        + _conflicts_section(view.conflicts, csrf)
+        + _sends_waiting_section(view.sends_waiting, csrf)
         + '<form method="post" action="/qbo/settings">'
         + _csrf_field(csrf)
         + _defaults_section(view)
@@ -453,11 +464,91 @@ def _automation_section(policy: TriggerPolicy) -> str:
     )
 
 
+def _decision_form(action: str, csrf: str, invoice_id: str, choices: list[tuple[str, str, str]]) -> str:
+    """One small form per row: the session's CSRF token, the invoice, and a button per choice."""
+    buttons = "".join(
+        f'<button type="submit" name="decision" value="{esc(value)}"{css}>{esc(label)}</button>'
+        for value, label, css in choices
+    )
+    return (
+        f'<form method="post" action="{esc(action)}" class="actions">{_csrf_field(csrf)}'
+        f'<input type="hidden" name="invoice_id" value="{esc(invoice_id)}">{buttons}</form>'
+    )
+
+
+def _conflicts_section(conflicts: list[InvoiceConflict], csrf: str) -> str:
+    """Invoices a bookkeeper edited in QBO while OneDesk had another version: nothing is overwritten
+    until the admin chooses here."""
+    if not conflicts:
+        return ""
+    rows = "".join(
+        f'<tr><td class="nowrap">{esc(c.invoice_number)}</td><td class="nowrap">{_when(c.detected_at)}</td>'
+        f"<td>{esc(c.differences)}</td>"
+        f'<td class="nowrap">{esc("?" if c.qbo_total is None else c.qbo_total)} / {esc(c.onedesk_total)}</td>'
+        "<td>"
+        + _decision_form(
+            "/qbo/conflicts",
+            csrf,
+            c.invoice_id,
+            [
+                ("overwrite", "Overwrite from OneDesk", ""),
+                ("keep", "Keep QuickBooks Online's version", ' class="secondary"'),
+            ],
+        )
+        + "</td></tr>"
+        for c in conflicts
+    )
+    return (
+        '<section aria-labelledby="conflicts"><h2 id="conflicts">Invoices changed in QuickBooks Online</h2>'
+        "<p>These invoices were edited in QuickBooks Online since they were last copied, and OneDesk has "
+        "another version. Nothing is overwritten until you choose. <strong>Overwrite</strong> copies the "
+        "invoice as OneDesk shows it now; <strong>Keep</strong> leaves QuickBooks Online's version as it "
+        "is (a later change of the invoice in OneDesk is copied over it).</p>"
+        "<table><thead><tr><th>Invoice</th><th>Found</th><th>What differs</th>"
+        "<th>Total QuickBooks / OneDesk</th><th></th></tr></thead><tbody>"
+        + rows
+        + "</tbody></table></section>"
+    )
+
+
+def _sends_waiting_section(sends: list[WaitingSend], csrf: str) -> str:
+    """Sends that waited (QBO not connected): copied already, emailed only if the admin confirms."""
+    if not sends:
+        return ""
+    rows = []
+    for send in sends:
+        number = (
+            esc(send.invoice_number)
+            if send.invoice_number
+            else f'<span class="muted">id {esc(send.invoice_id)}</span>'
+        )
+        form = _decision_form(
+            "/qbo/parked-sends",
+            csrf,
+            send.invoice_id,
+            [("send", "Send now", ""), ("drop", "Don't send", ' class="secondary"')],
+        )
+        rows.append(
+            f'<tr><td class="nowrap">{number}</td><td class="nowrap">{_when(send.requested_at)}</td>'
+            f"<td>{form}</td></tr>"
+        )
+    return (
+        '<section aria-labelledby="sends"><h2 id="sends">Sends waiting for your confirmation</h2>'
+        "<p>These invoices were to be emailed by QuickBooks Online while it was not connected. They are "
+        "copied as soon as QuickBooks Online is connected, but emailed only if you confirm, so a customer "
+        "never gets an old invoice by surprise.</p>"
+        "<table><thead><tr><th>Invoice</th><th>Requested</th><th></th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table></section>"
+    )
+
+
 _OUTCOME_BADGES = {
     Outcome.DONE: "ok",
     Outcome.UNCHANGED: "ok",
     Outcome.PARKED: "warn",
     Outcome.WARNING: "warn",
+    Outcome.CONFLICT: "warn",
     Outcome.REFUSED: "bad",
     Outcome.FAILED: "bad",
 }

@@ -69,6 +69,7 @@ PUBLIC_ROUTES = [
 CONTROL_ROUTES = [
     route("POST", "/reset", lambda s, body: s.reset()),
     route("POST", "/accounts", lambda s, body: s.create_account(body)),
+    route("PUT", "/accounts/{account_id}/plan", lambda s, body, account_id: s.change_plan(account_id, body)),
     route(
         "POST",
         "/accounts/{account_id}/organizations",

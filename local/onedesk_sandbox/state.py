@@ -325,6 +325,13 @@ class SandboxState:
         self._accounts[account.id] = account
         return {"accountId": account.id, "apiKey": account.api_key, "name": name, "plan": plan}
 
+    def change_plan(self, account_id: str, body: Body) -> JsonObject:
+        """An upgrade or a downgrade of the account's subscription."""
+        account = self._account(account_id)
+        account.plan = body.required("plan", one_of(PLANS))
+        body.finish()
+        return self.profile(account)
+
     def _account(self, account_id: str) -> Account:
         account = self._accounts.get(account_id)
         if account is None:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
     from qbo_sync.adapters.crypto import KmsSealer
+    from qbo_sync.adapters.onedesk.plans import CachedAccountPlans
     from qbo_sync.adapters.queues.sqs import (
         DeadLetters,
         DeliveryQueue,
@@ -164,6 +165,13 @@ def onedesk_for(tenant: Tenant) -> OneDeskPort:
     )
 
 
+@lru_cache(maxsize=1)
+def account_plans() -> CachedAccountPlans:
+    from qbo_sync.adapters.onedesk.plans import CachedAccountPlans
+
+    return CachedAccountPlans(onedesk_for)
+
+
 def qbo_for(tenant_id: str, realm_id: str) -> QboPort:
     from qbo_sync.adapters.qbo import qbo_client_for
 
@@ -214,6 +222,7 @@ def command_ports() -> CommandPorts:
         deliveries=delivery_queue(),
         onedesk_for=onedesk_for,
         qbo_for=qbo_for,
+        plan_of=account_plans().plan_of,
         clock=utc_now,
     )
 
@@ -252,6 +261,7 @@ def connect_ports() -> ConnectPorts:
         tenants=tenant_store(),
         connections=connection_store(),
         parked=parked_work(),
+        mappings=mapping_store(),
         audit=audit_log(),
         commands=invoice_command_queue(),
         states=oauth_states(),

@@ -18,10 +18,10 @@ import requests
 from playwright.sync_api import Page, expect
 from pydantic import SecretStr
 
-from local.controls import wait_for
+from local.controls import OneDeskControl, QboControl, wait_for
 from local.operator import send_command, signed_link
 from qbo_sync.domain.tenant import Tenant
-from tests.onedesk.sandbox_control import SandboxControl
+from tests.onedesk.sandbox_control import TIME_LINE, SandboxControl
 
 from .conftest import Stack
 
@@ -285,3 +285,65 @@ def test_the_tax_table_maps_the_onedesk_taxes_a_copy_met(
     assert settings is not None
     assert {(o.key, o.code_id) for o in settings.tax.overrides} == {("", "5"), ("gst@5% + pst <bc>@7%", "4")}
     screenshots(page, "14-tax-table-saved")
+
+
+def test_an_invoice_edited_in_qbo_waits_for_the_admins_choice(
+    local_stack: Stack, page: Page, screenshots: Callable[[Page, str], Path]
+) -> None:
+    stack = local_stack
+    sandbox = SandboxControl(stack.onedesk)
+    account = sandbox.tenant(name="Contoso Services", plan="Premium", customer="Fabrikam")
+    onedesk = OneDeskControl(stack.onedesk.control_url, account.account_id, account.api_key)
+    tenant = Tenant(
+        tenant_id=account.account_id,
+        name="Contoso Services",
+        onedesk_api_key=SecretStr(account.api_key),
+        shared_secret=SecretStr(f"shared-{uuid.uuid4().hex}"),
+    )
+    stack.tenant_store().save_tenant(tenant)
+    books = QboControl.new_company(stack.qbo.base_url, "Contoso Books", "US")
+    page.goto(signed(stack, tenant, "/qbo/connect"))
+    page.select_option("select[name=realmId]", books.realm_id)
+    page.get_by_role("button", name="Authorize").click()
+    page.select_option("#income_account_id", "79")
+    page.select_option("#tax_code_id", "NON")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.get_by_text("Settings saved.")).to_be_visible()
+
+    invoice = sandbox.invoice(account, number="INV-2001")
+    onedesk.move(invoice["id"], "Open")
+    request_copy(stack, tenant, invoice["id"])
+    (copied,) = wait_for(lambda: books.entities("Invoice"), what="the invoice in QBO")
+    # A bookkeeper changes the amount in QBO; then the invoice is edited in OneDesk and copied again.
+    line = next(x for x in copied["Line"] if x["DetailType"] == "SalesItemLineDetail")
+    line["SalesItemLineDetail"]["Qty"] = 1
+    line["Amount"] = line["SalesItemLineDetail"]["UnitPrice"]
+    books.data(
+        "POST",
+        "invoice",
+        {"Id": copied["Id"], "SyncToken": copied["SyncToken"], "sparse": True, "Line": [line]},
+    )
+    onedesk.move(invoice["id"], "Draft")
+    onedesk.edit(invoice["id"], lines=[{**TIME_LINE, "hours": 3}])
+    onedesk.move(invoice["id"], "Open")
+    request_copy(stack, tenant, invoice["id"])
+    wait_for(
+        lambda: (
+            "changed there since the last copy"
+            in (onedesk.record(invoice["id"])["syncMessage"] or {}).get("text", "")
+        ),
+        what="the conflict shown in OneDesk",
+    )
+
+    page.goto(signed(stack, tenant, "/qbo/settings"))
+    section = page.locator(
+        "section", has=page.get_by_role("heading", name="Invoices changed in QuickBooks Online")
+    )
+    expect(section).to_contain_text("INV-2001")
+    expect(section).to_contain_text("lines")
+    screenshots(page, "15-conflict-waiting")
+    section.get_by_role("button", name="Keep QuickBooks Online's version").click()
+    expect(page.get_by_text("QuickBooks Online's version was kept")).to_be_visible()
+    expect(page.get_by_role("heading", name="Invoices changed in QuickBooks Online")).to_have_count(0)
+    screenshots(page, "16-conflict-kept")
+    assert books.entity("Invoice", copied["Id"])["Line"][0]["Amount"] == line["Amount"]  # QBO's version stays

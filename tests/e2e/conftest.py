@@ -116,6 +116,18 @@ def _world(stack: LocalStack, country: str, tax_label: str, **options: bool) -> 
 
 
 @pytest.fixture
+def quiet_webhooks(stack: LocalStack) -> Iterator[None]:
+    """QBO sends no webhooks during the test: when QBO requests are counted, sync_payments' reads of the
+    invoices a test writes would land in the count."""
+    app = f"{stack.components['qbo'].base_url}/_sandbox/app"
+    requests.put(app, json={"webhooks_enabled": False}, timeout=10).raise_for_status()
+    try:
+        yield
+    finally:
+        requests.put(app, json={"webhooks_enabled": True}, timeout=10).raise_for_status()
+
+
+@pytest.fixture
 def us_world(stack: LocalStack) -> World:
     return _world(stack, "US", "California")
 

@@ -291,4 +291,4 @@ def test_automated_sales_tax_that_differs_is_copied_and_flagged_on_the_onedesk_i
     message = record["syncMessage"]
     assert message["level"] == "warning"
     assert "Automated Sales Tax charged 14.85 tax where OneDesk charged 12.60" in message["text"]
-    assert "(difference 2.25)" in message["text"]
+    assert "(difference -2.25)" in message["text"]

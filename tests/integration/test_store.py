@@ -23,7 +23,7 @@ from qbo_sync.domain.commands import InvoiceAction, InvoiceCommand
 from qbo_sync.domain.onedesk import InvoiceStatus
 from qbo_sync.domain.taxes import CatalogCode, CodeRate, OneDeskTax, SeenTaxes, TaxCatalog, TaxCombination
 from qbo_sync.domain.tenant import TaxOverride, TaxSettings, Tenant, TenantSettings
-from qbo_sync.ports.store import InvoiceLink, LinkState, StaleLink
+from qbo_sync.ports.store import InvoiceConflict, InvoiceLink, LinkState, QboGone, StaleLink
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -293,3 +293,78 @@ def test_an_id_too_long_to_be_a_key_is_an_unknown_tenant(table_and_key: tuple[st
     store = DynamoTenantStore(dynamodb_table(table), KmsSealer(key, kms_client()))
     assert store.get_tenant("t" * 5000) is None
     assert store.get_tenant("é" * 1100) is None  # 2,200 bytes
+
+
+def test_a_link_keeps_what_qbo_looked_like_and_a_gone_mark_is_targeted(
+    table_and_key: tuple[str, str],
+) -> None:
+    store = DynamoMappingStore(dynamodb_table(table_and_key[0]))
+    done = _link(
+        invoice_id="inv-gone",
+        state=LinkState.DONE,
+        qbo_invoice_id="130",
+        sync_token="2",
+        content_hash="h1",
+        reported_hash="h1",
+        qbo_fingerprint="f" * 64,
+        qbo_total=Decimal("1234.50"),
+        conflict_since=NOW,
+    )
+    store.save_link(done)
+    assert store.invoice_link("t1", "r1", "inv-gone") == done
+
+    store.mark_qbo_invoice_gone(done, QboGone.VOIDED)
+
+    assert store.invoice_link("t1", "r1", "inv-gone") == done.model_copy(
+        update={"qbo_gone": QboGone.VOIDED, "reported_hash": None}
+    )
+    # A late event about the QBO invoice this link pointed at before changes nothing.
+    relinked = done.model_copy(update={"qbo_invoice_id": "131", "qbo_gone": None, "generation": 1})
+    store.save_link(relinked)
+    store.mark_qbo_invoice_gone(done, QboGone.DELETED)
+    assert store.invoice_link("t1", "r1", "inv-gone") == relinked
+
+
+def test_conflicts_are_listed_per_tenant_and_realm_and_closed(table_and_key: tuple[str, str]) -> None:
+    store = DynamoMappingStore(dynamodb_table(table_and_key[0]))
+    conflicts = [
+        InvoiceConflict(
+            tenant_id="t-conflicts",
+            realm_id=realm,
+            invoice_id=invoice_id,
+            invoice_number=f"INV-{invoice_id}",
+            qbo_invoice_id="77",
+            detected_at=NOW + timedelta(minutes=minutes),
+            qbo_sync_token="3",
+            qbo_fingerprint="a" * 64,
+            qbo_total=Decimal("200.00"),
+            onedesk_total=Decimal("240.00"),
+            onedesk_content_hash="b" * 64,
+            differences="lines, total (QuickBooks Online 200.00, OneDesk 240.00)",
+        )
+        for realm, invoice_id, minutes in (("r1", "i2", 2), ("r1", "i1", 1), ("r2", "i3", 0))
+    ]
+    for conflict in conflicts:
+        store.save_conflict(conflict)
+
+    assert store.conflicts("t-conflicts", "r1") == [conflicts[1], conflicts[0]]  # oldest first
+    assert store.conflict("t-conflicts", "r2", "i3") == conflicts[2]
+    store.close_conflict(conflicts[1])
+    assert store.conflicts("t-conflicts", "r1") == [conflicts[0]]
+    assert store.conflict("t-conflicts", "r1", "i1") is None
+
+
+def test_one_parked_command_is_read_by_invoice_and_action(table_and_key: tuple[str, str]) -> None:
+    parked = DynamoParkedWork(dynamodb_table(table_and_key[0]))
+    send = InvoiceCommand(
+        tenant_id="t-parked-one",
+        invoice_id="inv-9",
+        action=InvoiceAction.SEND,
+        request_id="r-9",
+        requested_at=NOW,
+        source="api",
+    )
+    parked.park(send, "not connected")
+
+    assert parked.parked_command("t-parked-one", "inv-9", InvoiceAction.SEND) == send
+    assert parked.parked_command("t-parked-one", "inv-9", InvoiceAction.COPY) is None

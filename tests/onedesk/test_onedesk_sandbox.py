@@ -36,6 +36,17 @@ def test_profile_reports_the_account_and_its_plan(control: SandboxControl) -> No
     }
 
 
+def test_a_plan_change_shows_in_the_profile(control: SandboxControl) -> None:
+    tenant = control.tenant(name="Growing Shop", plan="Premium")
+    control.call("PUT", f"/accounts/{tenant.account_id}/plan", {"plan": "Starter"})
+    response = control.public("GET", "/organization/profileAndPolicy", tenant.api_key)
+    assert response.json()["data"]["plan"] == "Starter"
+    refused = requests.put(
+        f"{control.control_url}/accounts/{tenant.account_id}/plan", json={"plan": "Gold"}, timeout=10
+    )
+    assert refused.status_code == 400
+
+
 def test_an_account_never_sees_another_accounts_invoices(control: SandboxControl, tenant: Tenant) -> None:
     invoice = control.invoice(tenant)
     other = control.tenant(name="Other Co")

@@ -8,13 +8,15 @@ stale-object faults, the mapping store's conditional ``begin_create``. Anything 
 from __future__ import annotations
 
 import itertools
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from qbo_sync.domain.audit import AuditRecord
-from qbo_sync.domain.commands import DeliveryCommand, InvoiceCommand, QboChange
+from qbo_sync.domain.commands import DeliveryCommand, InvoiceAction, InvoiceCommand, QboChange
 from qbo_sync.domain.connection import Connection
 from qbo_sync.domain.onedesk import (
     AccountProfile,
@@ -48,8 +50,9 @@ from qbo_sync.ports.qbo import (
     QboNotFound,
     QboResult,
     QboStaleObject,
+    QboValidationError,
 )
-from qbo_sync.ports.store import InvoiceLink, StaleLink
+from qbo_sync.ports.store import InvoiceConflict, InvoiceLink, QboGone, StaleLink
 
 DEFAULT_NOW = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 
@@ -101,7 +104,9 @@ class FakeQbo:
         self.batches: list[list[Entity]] = []
         self.updates: list[SparseUpdateCall] = []
         self.emails: list[tuple[str, str, str]] = []  # (invoice id, send_to, request id)
+        self.voided: set[str] = set()
         self.refused_names: dict[str, QboError] = {}  # creating a customer/item of that name fails so
+        self.extra_total = Decimal("0.00")  # QBO computing an invoice's total differently (e.g. its tax)
 
     # -- test controls ----------------------------------------------------------------------
     @property
@@ -140,9 +145,29 @@ class FakeQbo:
         return row.model_copy(deep=True)
 
     def edit_in_qbo(self, entity: type[Entity], entity_id: str) -> None:
-        """Someone changed the record in QBO: its SyncToken moves on."""
+        """Something happened to the record in QBO that moves its SyncToken only (a payment, an email)."""
         row = self._rows[entity.__name__][entity_id]
         row.SyncToken = str(int(str(row.SyncToken)) + 1)
+
+    def bookkeeper_edits(self, invoice_id: str, **fields: object) -> QboInvoice:
+        """A bookkeeper changes the invoice's content in QBO (e.g. ``Line=[...]``): QBO recomputes it."""
+        row = self._rows["Invoice"][invoice_id]
+        assert isinstance(row, QboInvoice)
+        changed = self._priced(QboInvoice.model_validate({**row.payload(), **fields}))
+        changed.SyncToken = str(int(str(row.SyncToken)) + 1)
+        self._rows["Invoice"][invoice_id] = changed
+        return changed.model_copy(deep=True)
+
+    def void_in_qbo(self, invoice_id: str) -> None:
+        """QBO keeps a voided invoice, amounts zeroed and "Voided" before its private note."""
+        row = self._rows["Invoice"][invoice_id]
+        assert isinstance(row, QboInvoice)
+        for line in row.Line:
+            line.Amount = Decimal("0.00")
+        row.TotalAmt = row.Balance = Decimal("0.00")
+        row.PrivateNote = f"Voided - {row.PrivateNote or ''}"
+        row.SyncToken = str(int(str(row.SyncToken)) + 1)
+        self.voided.add(invoice_id)
 
     def delete(self, entity: type[Entity], entity_id: str) -> None:
         del self._rows[entity.__name__][entity_id]
@@ -191,8 +216,15 @@ class FakeQbo:
             raise QboStaleObject(
                 status=400, code="5010", message="Stale Object Error", detail=f"Entity={entity.__name__}"
             )
+        if entity_id in self.voided:
+            raise QboValidationError(
+                status=400,
+                code="6000",
+                message="A business validation error has occurred while processing your request",
+                detail="This transaction has been voided and can no longer be changed",
+            )
         merged = {**current.payload(), **fields, "Id": entity_id, "SyncToken": str(int(sync_token) + 1)}
-        updated = entity.model_validate(merged)
+        updated = self._priced(entity.model_validate(merged))
         self._rows[entity.__name__][entity_id] = updated
         self._leave(failure)
         return QboResult(updated.model_copy(deep=True), intuit_tid=self._tid(), request_id=request_id)
@@ -279,13 +311,21 @@ class FakeQbo:
         return self._insert(entity)
 
     def _insert[E: Entity](self, entity: E) -> E:
-        stored = entity.model_copy(deep=True)
+        stored = self._priced(entity.model_copy(deep=True))
         stored.Id = str(next(self._ids))
         stored.SyncToken = "0"
         if isinstance(stored, QboInvoice) and stored.DocNumber is None:
             stored.DocNumber = str(1000 + int(stored.Id))
         self._rows[type(entity).__name__][stored.Id] = stored
         return stored.model_copy(deep=True)
+
+    def _priced[E: Entity](self, entity: E) -> E:
+        """QBO computes an invoice's TotalAmt: sales lines less discounts (no tax engine here)."""
+        if isinstance(entity, QboInvoice) and entity.Line:
+            sales = sum((x.Amount or Decimal(0) for x in entity.Line if x.SalesItemLineDetail), Decimal(0))
+            discounts = sum((x.Amount or Decimal(0) for x in entity.Line if x.DiscountLineDetail), Decimal(0))
+            entity.TotalAmt = sales - discounts + self.extra_total
+        return entity
 
 
 def _unique_name(entity: Entity) -> str | None:
@@ -306,6 +346,9 @@ def _matches(row: Entity, condition: Condition) -> bool:
         return value == condition.values[0]
     if condition.op == "IN":
         return value in condition.values
+    if condition.op == "LIKE":  # QBO's LIKE: % is the only wildcard, capitals are ignored
+        pattern = ".*".join(re.escape(part) for part in str(condition.values[0]).split("%"))
+        return re.fullmatch(pattern, str(value), re.IGNORECASE | re.DOTALL) is not None
     raise NotImplementedError(f"FakeQbo does not evaluate {condition.op}")
 
 
@@ -381,6 +424,8 @@ class FakeMappingStore:
         self.links: dict[_LinkKey, InvoiceLink] = {}
         self.begun: list[InvoiceLink] = []
         self.payments: dict[_LinkKey, set[str]] = {}
+        self.conflict_records: dict[_LinkKey, InvoiceConflict] = {}
+        self.saves = 0
         self.crash_on_next_save: Exception | None = None
 
     def customer_id(self, tenant_id: str, realm_id: str, organization_id: str) -> str | None:
@@ -413,6 +458,7 @@ class FakeMappingStore:
         self.links[key] = link
 
     def save_link(self, link: InvoiceLink) -> None:
+        self.saves += 1
         if self.crash_on_next_save is not None:
             crash, self.crash_on_next_save = self.crash_on_next_save, None
             raise crash
@@ -435,6 +481,24 @@ class FakeMappingStore:
     def remember_unpaid_status(self, link: InvoiceLink, status: InvoiceStatus) -> None:
         key = (link.tenant_id, link.realm_id, link.invoice_id)
         self.links[key] = self.links[key].model_copy(update={"unpaid_status": status})
+
+    def mark_qbo_invoice_gone(self, link: InvoiceLink, gone: QboGone) -> None:
+        key = (link.tenant_id, link.realm_id, link.invoice_id)
+        current = self.links.get(key)
+        if current is not None and current.qbo_invoice_id == link.qbo_invoice_id:
+            self.links[key] = current.model_copy(update={"qbo_gone": gone, "reported_hash": None})
+
+    def save_conflict(self, conflict: InvoiceConflict) -> None:
+        self.conflict_records[(conflict.tenant_id, conflict.realm_id, conflict.invoice_id)] = conflict
+
+    def conflict(self, tenant_id: str, realm_id: str, invoice_id: str) -> InvoiceConflict | None:
+        return self.conflict_records.get((tenant_id, realm_id, invoice_id))
+
+    def conflicts(self, tenant_id: str, realm_id: str) -> list[InvoiceConflict]:
+        return [c for (t, r, _), c in self.conflict_records.items() if (t, r) == (tenant_id, realm_id)]
+
+    def close_conflict(self, conflict: InvoiceConflict) -> None:
+        self.conflict_records.pop((conflict.tenant_id, conflict.realm_id, conflict.invoice_id), None)
 
 
 class FakeAuditLog:
@@ -517,6 +581,10 @@ class FakeParkedWork:
 
     def count_parked(self, tenant_id: str) -> int:
         return len(self.parked(tenant_id))
+
+    def parked_command(self, tenant_id: str, invoice_id: str, action: InvoiceAction) -> InvoiceCommand | None:
+        entry = self.entries.get((tenant_id, invoice_id, action.value))
+        return entry[0] if entry else None
 
     def unpark(self, command: InvoiceCommand) -> None:
         self.entries.pop((command.tenant_id, command.invoice_id, command.action.value), None)

@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
+from typing import Literal
 
 import pytest
 
@@ -87,7 +88,11 @@ class Harness:
         )
 
     def copy(
-        self, invoice: Invoice, action: InvoiceAction = InvoiceAction.COPY, request: str = "req-1"
+        self,
+        invoice: Invoice,
+        action: InvoiceAction = InvoiceAction.COPY,
+        request: str = "req-1",
+        source: Literal["poller", "api", "parked"] = "poller",
     ) -> CopyResult:
         command = InvoiceCommand(
             tenant_id=TENANT,
@@ -95,7 +100,7 @@ class Harness:
             action=action,
             request_id=request,
             requested_at=self.clock(),
-            source="poller",
+            source=source,
             snapshot=invoice,
         )
         return copy_invoice(command, self.ctx, self.ports)
@@ -113,6 +118,11 @@ class Harness:
         self.mappings.link_customer(TENANT, REALM, "org-7", customer.Id)
         self.mappings.link_items(TENANT, REALM, {"Support": item.Id})
         return customer.Id, item.Id
+
+    def as_onedesk_shows(self, invoice: Invoice) -> Invoice:
+        """``invoice`` with the sync message OneDesk shows now (what the poller's snapshot carries)."""
+        messages = self.onedesk.messages.get(invoice.id)
+        return invoice.model_copy(update={"sync_message": messages[-1] if messages else None})
 
     def forget_calls(self) -> None:
         self.qbo.reset_calls()
@@ -199,20 +209,23 @@ def test_existing_customer_and_items_are_matched_by_exact_name_not_created() -> 
 # ------------------------------------------------------------------------------------------ re-copies
 
 
-def test_recopy_of_an_unchanged_invoice_calls_neither_qbo_nor_onedesk() -> None:
+def test_recopy_of_an_unchanged_invoice_from_the_poller_writes_nothing_anywhere() -> None:
     h = Harness()
     h.copy(two_service_invoice())
+    link = h.link()
     h.forget_calls()
+    saves = h.mappings.saves
     # Our own write-back bumped the OneDesk modification time; the content is the same.
-    echoed = two_service_invoice(modified_at=AT + timedelta(minutes=2))
+    echoed = h.as_onedesk_shows(two_service_invoice(modified_at=AT + timedelta(minutes=2)))
 
     result = h.copy(echoed)
 
     assert h.qbo.total_calls == 0
     assert h.onedesk.writes == 0
     assert result.outcome is Outcome.DONE
-    assert h.audit.outcomes() == [("copy", "unchanged")]
-    assert h.link().synced_modified_at == AT + timedelta(minutes=2)
+    assert h.audit.records == []  # no audit row per echo
+    assert h.mappings.saves == saves  # the link is not rewritten either
+    assert h.link() == link
 
 
 def test_recopy_after_an_edit_updates_the_same_invoice_with_the_stored_sync_token() -> None:
@@ -271,8 +284,8 @@ def test_invoice_deleted_in_qbo_is_created_again_and_relinked_with_a_new_request
 
     [recreated] = h.qbo.rows(qbo.Invoice)
     assert recreated.Id != first_link.qbo_invoice_id
-    # 610 on the update, a marker lookup (nothing: it was deleted), one create.
-    assert h.qbo.calls == {"sparse_update": 1, "query": 1, "create": 1}
+    # 610 on the update, one read confirms the delete (not an inactive item), one create.
+    assert h.qbo.calls == {"sparse_update": 1, "read": 1, "create": 1}
     link = h.link()
     assert (link.state, link.generation, link.qbo_invoice_id) == (LinkState.DONE, 1, recreated.Id)
     assert link.create_request_id == request_id(TENANT, REALM, "1003", "create", 1)
@@ -419,9 +432,8 @@ def test_duplicate_name_without_an_exact_active_match_is_refused_and_nothing_is_
     result = h.copy(make_invoice())
 
     expected = (
-        "QuickBooks Online already uses the name 'Globex' for another customer, vendor or employee, or for "
-        "an inactive one, so the customer could not be created. Rename one of them or make it active in "
-        "QuickBooks Online, then copy again."
+        "QuickBooks Online has an inactive customer named 'Globex': make it active in QuickBooks Online "
+        "(or rename it there), then copy again."
     )
     assert result == CopyResult(Outcome.REFUSED, expected)
     assert h.qbo.rows(qbo.Invoice) == []

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from qbo_sync.domain.commands import InvoiceAction, InvoiceCommand
+from qbo_sync.domain.connection import ConnectionStatus
 from qbo_sync.domain.onedesk import InvoiceStatus
 from qbo_sync.domain.signing import REPLAY_MEMORY, SIGNATURE_WINDOW, sign
 from qbo_sync.domain.tenant import Tenant, TriggerPolicy
@@ -19,10 +20,19 @@ from qbo_sync.usecases.ingress import (
     accept_command,
     authenticate,
     command_for,
+    poll_paused,
     poll_tenant,
 )
-from tests.unit.builders import AT, SECRET, TENANT, make_invoice, tenant
-from tests.unit.fakes import FakeCommandQueue, FakeOneDesk, FakeRequestLog, FakeTenantStore, FixedClock
+from tests.unit.builders import AT, SECRET, TENANT, make_invoice, settings, tenant
+from tests.unit.fakes import (
+    FakeCommandQueue,
+    FakeConnectionStore,
+    FakeOneDesk,
+    FakeRequestLog,
+    FakeTenantStore,
+    FixedClock,
+)
+from tests.unit.test_invoice_commands import connection
 
 NOW = AT + timedelta(minutes=10)
 MINUTE = timedelta(minutes=1)
@@ -346,3 +356,37 @@ def test_a_poll_cut_short_resumes_after_the_last_enqueued_batch() -> None:
 
     assert [c.invoice_id for c in p.queue.commands] == [str(2000 + n) for n in range(10)]
     assert p.tenants.get_watermark(TENANT, WATERMARK) == AT + 9 * MINUTE  # the first batch's newest
+
+
+# ------------------------------------------------------------------------------------------ paused polls
+
+
+@pytest.mark.parametrize(
+    ("status", "paused"),
+    [
+        (None, "QuickBooks Online is not connected"),
+        (ConnectionStatus.DISCONNECTED, "QuickBooks Online needs to be reconnected (it was disconnected)"),
+        (
+            ConnectionStatus.NEEDS_RECONNECT,
+            "QuickBooks Online needs to be reconnected (authorization expired)",
+        ),
+        (ConnectionStatus.CONNECTED, None),
+    ],
+)
+def test_the_poller_leaves_a_tenant_alone_while_its_work_could_only_wait(
+    status: ConnectionStatus | None, paused: str | None
+) -> None:
+    tenants = FakeTenantStore(tenant())
+    tenants.save_settings(TENANT, settings())
+    connections = FakeConnectionStore(*([connection(status)] if status else []))
+
+    assert poll_paused(tenant(), connections, tenants) == paused  # type: ignore[arg-type]
+
+
+def test_the_poller_waits_for_complete_settings_too() -> None:
+    tenants = FakeTenantStore(tenant())  # connected, nothing saved yet
+    connections = FakeConnectionStore(connection(ConnectionStatus.CONNECTED))
+
+    reason = poll_paused(tenant(), connections, tenants)  # type: ignore[arg-type]
+
+    assert reason == "the integration settings (default income account and tax code) are not complete"

@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Literal
 
 import pytest
 
+from qbo_sync.adapters.onedesk.plans import CachedAccountPlans
 from qbo_sync.domain import qbo
 from qbo_sync.domain.audit import Outcome
 from qbo_sync.domain.commands import InvoiceAction, InvoiceCommand
 from qbo_sync.domain.connection import Connection, ConnectionStatus
-from qbo_sync.domain.onedesk import SyncMessage
+from qbo_sync.domain.onedesk import AccountProfile, Invoice, InvoiceStatus, Plan, SyncMessage
 from qbo_sync.domain.tenant import Tenant, TenantSettings
 from qbo_sync.ports.onedesk import OneDeskAuthError, OneDeskPort
 from qbo_sync.ports.qbo import QboAuthError, QboPort
 from qbo_sync.ports.tokens import NeedsReconnect
 from qbo_sync.usecases.copy_invoice import CopyResult
-from qbo_sync.usecases.invoice_commands import CommandPorts, UnknownTenant, handle_invoice_command
+from qbo_sync.usecases.invoice_commands import (
+    HELD_SEND,
+    CommandPorts,
+    UnknownTenant,
+    handle_invoice_command,
+)
 from tests.unit.builders import AT, CA_CATALOG, CA_TAX, REALM, TENANT, make_invoice, settings, tenant
 from tests.unit.fakes import (
     FakeAuditLog,
@@ -63,15 +70,18 @@ class Harness:
         self.onedesk = FakeOneDesk()
         self.qbo = FakeQbo(REALM, self.clock)
         self.qbo_requested: list[tuple[str, str]] = []
+        self.plan = Plan.PREMIUM
+        self.deliveries = FakeDeliveryQueue()
         self.ports = CommandPorts(
             tenants=self.tenants,
             connections=self.connections,  # type: ignore[arg-type]  # only what the use case calls
             parked=self.parked,
             mappings=FakeMappingStore(),
             audit=self.audit,
-            deliveries=FakeDeliveryQueue(),
+            deliveries=self.deliveries,
             onedesk_for=self.onedesk_for,
             qbo_for=self.qbo_for,
+            plan_of=lambda _: self.plan,
             clock=self.clock,
         )
 
@@ -83,17 +93,31 @@ class Harness:
         self.qbo_requested.append((tenant_id, realm_id))
         return self.qbo
 
-    def handle(self, tenant_id: str = TENANT) -> CopyResult:
-        command = InvoiceCommand(
+    def handle(
+        self,
+        tenant_id: str = TENANT,
+        action: InvoiceAction = InvoiceAction.COPY,
+        source: Literal["poller", "api", "parked"] = "poller",
+        snapshot: Invoice | None = None,
+    ) -> CopyResult:
+        return handle_invoice_command(self.command(tenant_id, action, source, snapshot), self.ports)
+
+    def command(
+        self,
+        tenant_id: str = TENANT,
+        action: InvoiceAction = InvoiceAction.COPY,
+        source: Literal["poller", "api", "parked"] = "poller",
+        snapshot: Invoice | None = None,
+    ) -> InvoiceCommand:
+        return InvoiceCommand(
             tenant_id=tenant_id,
             invoice_id="1003",
-            action=InvoiceAction.COPY,
-            request_id="req-1",
+            action=action,
+            request_id=f"req-{source}",
             requested_at=NOW,
-            source="poller",
-            snapshot=make_invoice(currency="CAD"),
+            source=source,
+            snapshot=snapshot or (make_invoice(currency="CAD") if source != "api" else None),
         )
-        return handle_invoice_command(command, self.ports)
 
 
 def assert_parked(h: Harness, reason: str) -> None:
@@ -249,3 +273,118 @@ def test_onedesk_refusing_the_api_key_parks_without_writing_to_onedesk() -> None
     assert h.audit.outcomes()[-1] == ("copy", "parked")
     assert h.onedesk.writes == 1  # the refused write only; no message attempted afterwards
     assert h.onedesk.messages == {}
+
+
+# ------------------------------------------------------------------------------------------ plan
+
+
+@pytest.mark.parametrize("plan", [Plan.STARTER, Plan.GROWTH])
+def test_a_plan_below_premium_refuses_the_command_for_good_before_anything_else(plan: Plan) -> None:
+    h = Harness(None)  # not even connected: still refused, never parked
+    h.plan = plan
+
+    result = h.handle()
+
+    reason = (
+        "the QuickBooks Online integration is part of OneDesk's Premium plan and higher; this account is on "
+        f"the {plan.value} plan"
+    )
+    assert (result.outcome, result.reason) == (Outcome.REFUSED, reason)
+    assert h.parked.entries == {}
+    assert h.qbo_requested == []
+    assert h.onedesk.messages["1003"] == [
+        SyncMessage(level="error", text=f"Not copied to QuickBooks Online: {reason}.", at=NOW)
+    ]
+    assert h.audit.outcomes() == [("copy", "refused")]
+
+
+def test_the_same_plan_refusal_seen_again_through_the_poller_writes_nothing() -> None:
+    h = Harness(connection(), settings())
+    h.plan = Plan.GROWTH
+    h.handle()
+    shown = make_invoice(currency="CAD").model_copy(update={"sync_message": h.onedesk.last_message("1003")})
+    h.onedesk.writes = 0
+
+    result = h.handle(snapshot=shown)
+
+    assert result.outcome is Outcome.REFUSED
+    assert h.onedesk.writes == 0
+    assert len(h.audit.records) == 1
+
+
+def test_the_plan_is_read_from_onedesk_at_most_every_five_minutes_per_tenant() -> None:
+    ticks = [0.0]
+    onedesk = FakeOneDesk()
+    onedesk.profile = AccountProfile(account_id="a", name="Acme", plan=Plan.PREMIUM)
+    reads: list[str] = []
+
+    def onedesk_for(for_tenant: Tenant) -> OneDeskPort:
+        reads.append(for_tenant.tenant_id)
+        return onedesk
+
+    plans = CachedAccountPlans(onedesk_for, clock=lambda: ticks[0])
+    assert plans.plan_of(tenant()) is Plan.PREMIUM
+    onedesk.profile = onedesk.profile.model_copy(update={"plan": Plan.GROWTH})  # downgraded
+    ticks[0] = 299.0
+    assert plans.plan_of(tenant()) is Plan.PREMIUM  # cached
+    ticks[0] = 301.0
+    assert plans.plan_of(tenant()) is Plan.GROWTH
+    assert reads == [TENANT, TENANT]
+
+
+# ------------------------------------------------------------------------------------------ sends that waited
+
+
+def sent_invoice(modified: timedelta) -> Invoice:
+    return make_invoice(currency="CAD", status=InvoiceStatus.SENT, modified_at=AT + modified)
+
+
+def test_an_automatic_send_marked_before_the_connection_is_copied_and_waits_for_the_admin() -> None:
+    h = Harness(connection(country="CA"), settings(CA_TAX))  # connected three days before AT
+    marked_while_disconnected = sent_invoice(-timedelta(days=4))
+
+    result = h.handle(action=InvoiceAction.SEND, snapshot=marked_while_disconnected)
+
+    assert result.outcome is Outcome.DONE
+    assert len(h.qbo.rows(qbo.Invoice)) == 1  # copied
+    assert h.deliveries.deliveries == []  # not emailed
+    [waiting] = h.parked.parked(TENANT)
+    assert (waiting.action, waiting.invoice_id) == (InvoiceAction.SEND, "1003")
+    assert h.parked.reasons() == [HELD_SEND]
+    message = h.onedesk.last_message("1003")
+    assert (message.level, message.text) == (
+        "warning",
+        f"Copied to QuickBooks Online but not emailed yet: {HELD_SEND}.",
+    )
+
+
+def test_a_later_automatic_send_of_a_waiting_invoice_waits_too() -> None:
+    h = Harness(connection(country="CA"), settings(CA_TAX))
+    h.handle(action=InvoiceAction.SEND, snapshot=sent_invoice(-timedelta(days=4)))
+    echo = sent_invoice(timedelta(minutes=5))  # our own write-back, after the connection
+
+    h.handle(action=InvoiceAction.SEND, snapshot=echo)
+
+    assert h.deliveries.deliveries == []
+    [waiting] = h.parked.parked(TENANT)
+    assert waiting.snapshot == echo
+
+
+def test_an_automatic_send_marked_while_connected_is_delivered() -> None:
+    h = Harness(connection(country="CA"), settings(CA_TAX))
+
+    h.handle(action=InvoiceAction.SEND, snapshot=sent_invoice(timedelta(0)))
+
+    assert [d.invoice_id for d in h.deliveries.deliveries] == ["1003"]
+    assert h.parked.entries == {}
+
+
+def test_a_send_click_after_the_reconnect_sends_and_drops_the_waiting_one() -> None:
+    h = Harness(connection(country="CA"), settings(CA_TAX))
+    h.handle(action=InvoiceAction.SEND, snapshot=sent_invoice(-timedelta(days=4)))
+    h.onedesk.invoices["1003"] = sent_invoice(timedelta(minutes=1))
+
+    h.handle(action=InvoiceAction.SEND, source="api")
+
+    assert [d.request_id for d in h.deliveries.deliveries] == ["req-api"]
+    assert h.parked.entries == {}  # confirming it later would email the customer twice

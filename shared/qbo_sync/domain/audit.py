@@ -15,6 +15,7 @@ class Outcome(StrEnum):
     PARKED = "parked"
     FAILED = "failed"
     WARNING = "warning"
+    CONFLICT = "conflict"  # edited in QBO since our last write: waits for the admin's decision
 
 
 class AuditRecord(BaseModel):

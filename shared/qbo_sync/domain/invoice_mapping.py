@@ -168,27 +168,6 @@ def content_hash(body: qbo.Invoice) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def written_total_warning(invoice: Invoice, plan: PlannedInvoice, written: qbo.Invoice) -> str | None:
-    """QBO's total as written (the create/update response) against OneDesk's: a difference is not a
-    refusal (Automated Sales Tax computes its own tax) but OneDesk must show it."""
-    total = written.TotalAmt
-    if total is None or total == invoice.total:
-        return None
-    difference = f"difference {total - invoice.total}"
-    if plan.qbo_computes_tax:
-        tax = written.TxnTaxDetail.TotalTax if written.TxnTaxDetail else None
-        return (
-            f"QuickBooks Online's Automated Sales Tax charged {tax if tax is not None else 'another'} tax "
-            f"where OneDesk charged {plan.expected_tax}, so the QuickBooks Online invoice totals {total} and "
-            f"OneDesk {invoice.total} ({difference}). Check the customer's address or the invoice's tax in "
-            "QuickBooks Online."
-        )
-    return (
-        f"The QuickBooks Online invoice totals {total} but OneDesk shows {invoice.total} ({difference}). "
-        "Check it in QuickBooks Online."
-    )
-
-
 def _sales_line(
     line: InvoiceLine, item_ids: Mapping[str, str], tax_code: str, warnings: list[str]
 ) -> qbo.Line:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from qbo_sync.domain.onedesk import Invoice, LineKind
 
 # Custom lines without a service type still need a QBO item (a line without ItemRef carries no amount).
@@ -48,3 +50,26 @@ def customer_name_problem(name: str) -> str | None:
 
 def item_name_problem(name: str) -> str | None:
     return _name_problem(name, "service type", ITEM_NAME_MAX)
+
+
+def lookup_fragment(name: str) -> str:
+    """The longest run of letters, digits and spaces in ``name``: a LIKE pattern around it finds the
+    name whatever its capitals, without punctuation QBO's query lexer may refuse."""
+    return max(re.findall(r"[\w ]+", name), key=len, default="").strip()
+
+
+def same_name_problem(what: str, name: str, existing: str, *, active: bool) -> str | None:
+    """Why ``existing`` (a QBO name equal to ``name`` when capitals are ignored, as QBO compares names)
+    cannot be used for ``name``; None when it is exactly ``name`` and active."""
+    if existing == name and active:
+        return None
+    if existing != name:
+        return (
+            f"QuickBooks Online has a {what} named {existing!r}, which differs from {name!r} only in "
+            "capitals. QuickBooks Online treats them as the same name, and a copy uses only an exact "
+            "match: spell them the same in OneDesk and QuickBooks Online, then copy again."
+        )
+    return (
+        f"QuickBooks Online has an inactive {what} named {name!r}: make it active in QuickBooks Online "
+        "(or rename it there), then copy again."
+    )

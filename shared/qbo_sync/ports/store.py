@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from qbo_sync.domain.audit import AuditRecord
-from qbo_sync.domain.commands import InvoiceCommand
+from qbo_sync.domain.commands import InvoiceAction, InvoiceCommand
 from qbo_sync.domain.onedesk import InvoiceStatus
 from qbo_sync.domain.taxes import CatalogCode, SeenTaxes, TaxCatalog
 from qbo_sync.domain.tenant import Tenant, TenantSettings
@@ -22,6 +23,14 @@ from qbo_sync.domain.tenant import Tenant, TenantSettings
 class LinkState(StrEnum):
     PENDING = "pending"  # a create was attempted; its outcome may be unknown
     DONE = "done"
+
+
+class QboGone(StrEnum):
+    """What happened to the QBO invoice in QBO (learnt from its webhook or CDC event, or a read): the
+    next copy creates a new one instead of updating it."""
+
+    DELETED = "deleted"
+    VOIDED = "voided"
 
 
 class InvoiceLink(BaseModel):
@@ -44,6 +53,35 @@ class InvoiceLink(BaseModel):
     synced_modified_at: datetime | None = None
     reported_hash: str | None = None  # content hash OneDesk was last told about (write-back done)
     unpaid_status: InvoiceStatus | None = None
+    # QBO's invoice as our last write left it (domain/invoice_state.py): a different one is an edit in QBO.
+    qbo_fingerprint: str | None = None
+    qbo_total: Decimal | None = None  # QBO's TotalAmt after our last write
+    qbo_gone: QboGone | None = None
+    conflict_since: datetime | None = None  # edited in QBO: nothing is written until the admin decides
+    auto_send_declined: bool = False  # an admin chose not to email it: automatic sends never will
+
+
+class InvoiceConflict(BaseModel):
+    """A QBO invoice a bookkeeper edited since our last write, while OneDesk has something else to write.
+
+    Kept until the admin decides on the settings page: overwrite QBO's version from OneDesk, or keep it.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tenant_id: str
+    realm_id: str
+    invoice_id: str
+    invoice_number: str
+    qbo_invoice_id: str
+    qbo_doc_number: str | None = None
+    detected_at: datetime
+    qbo_sync_token: str  # QBO's edited version
+    qbo_fingerprint: str
+    qbo_total: Decimal | None
+    onedesk_total: Decimal
+    onedesk_content_hash: str  # what OneDesk wanted to write when the edit was found
+    differences: str
 
 
 class StaleLink(Exception):
@@ -110,6 +148,16 @@ class MappingStore(Protocol):
         is deleted or voided after OneDesk showed it (Partially) Paid."""
         ...
 
+    def mark_qbo_invoice_gone(self, link: InvoiceLink, gone: QboGone) -> None:
+        """The QBO invoice ``link`` points at was deleted or voided in QBO; a no-op once the link points
+        at another QBO invoice (a late event about one already replaced)."""
+        ...
+
+    def save_conflict(self, conflict: InvoiceConflict) -> None: ...
+    def conflict(self, tenant_id: str, realm_id: str, invoice_id: str) -> InvoiceConflict | None: ...
+    def conflicts(self, tenant_id: str, realm_id: str) -> list[InvoiceConflict]: ...
+    def close_conflict(self, conflict: InvoiceConflict) -> None: ...
+
 
 class ParkedWork(Protocol):
     """Commands waiting for settings or a reconnect (issue [connect]): parked, never failed."""
@@ -117,6 +165,9 @@ class ParkedWork(Protocol):
     def park(self, command: InvoiceCommand, reason: str) -> None: ...
     def parked(self, tenant_id: str) -> list[InvoiceCommand]: ...
     def count_parked(self, tenant_id: str) -> int: ...
+    def parked_command(
+        self, tenant_id: str, invoice_id: str, action: InvoiceAction
+    ) -> InvoiceCommand | None: ...
     def unpark(self, command: InvoiceCommand) -> None:
         """Remove ``command`` unless it was replaced meanwhile (parked again, or a newer one)."""
         ...

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 
 from qbo_sync.domain import qbo
 from qbo_sync.domain.audit import AuditRecord, Outcome
+from qbo_sync.domain.commands import InvoiceAction, InvoiceCommand
 from qbo_sync.domain.connection import Connection, ConnectionStatus, TokenSet
 from qbo_sync.domain.invoice_mapping import CompanyProfile
 from qbo_sync.domain.onedesk import Plan
@@ -52,7 +53,7 @@ from qbo_sync.observability import logger
 from qbo_sync.ports.connect import OAuthStates, PendingConnection, PendingConnections
 from qbo_sync.ports.onedesk import OneDeskError, OneDeskPort
 from qbo_sync.ports.qbo import QboError, QboPort, eq
-from qbo_sync.ports.store import AuditLog, ParkedWork, TenantStore
+from qbo_sync.ports.store import AuditLog, InvoiceConflict, MappingStore, ParkedWork, TenantStore
 from qbo_sync.ports.tokens import ConnectionStore, NeedsReconnect, OAuthError, OAuthPort, OAuthUnavailable
 from qbo_sync.usecases.ingress import CommandQueue
 from qbo_sync.usecases.invoice_commands import blocked_reason
@@ -77,6 +78,7 @@ class ConnectPorts:
     tenants: TenantStore
     connections: ConnectionStore
     parked: ParkedWork
+    mappings: MappingStore
     audit: AuditLog
     commands: CommandQueue
     states: OAuthStates
@@ -469,6 +471,15 @@ def tax_rows(mode: TaxMode, catalog: TaxCatalog, settings: TenantSettings | None
 
 
 @dataclass(frozen=True)
+class WaitingSend:
+    """A send parked for the admin's confirmation, as the settings page lists it."""
+
+    invoice_id: str
+    invoice_number: str | None
+    requested_at: datetime
+
+
+@dataclass(frozen=True)
 class SettingsView:
     tenant: Tenant
     connection: Connection | None
@@ -479,6 +490,8 @@ class SettingsView:
     choices: CompanyChoices | None
     choices_problem: str | None
     tax_rows: list[TaxRow]
+    conflicts: list[InvoiceConflict]  # edited in QBO: the admin decides which version stays
+    sends_waiting: list[WaitingSend]  # parked sends: emailed only once the admin confirms
 
 
 def settings_view(tenant: Tenant, ports: ConnectPorts) -> SettingsView:
@@ -498,16 +511,23 @@ def settings_view(tenant: Tenant, ports: ConnectPorts) -> SettingsView:
     if connection is not None and choices is not None:
         catalog = _store_tax_codes(tenant_id, connection.realm_id, choices, ports)
         rows = tax_rows(choices.tax_mode, catalog, settings)
+    parked = ports.parked.parked(tenant_id)
     return SettingsView(
         tenant=tenant,
         connection=connection,
         settings=settings,
         blocked_reason=blocked_reason(connection, settings),
-        parked=ports.parked.count_parked(tenant_id),
+        parked=len(parked),
         activity=ports.audit.recent(tenant_id, ACTIVITY_SIZE),
         choices=choices,
         choices_problem=problem,
         tax_rows=rows,
+        conflicts=ports.mappings.conflicts(tenant_id, connection.realm_id) if connection else [],
+        sends_waiting=[
+            _waiting_send(command, connection, ports)
+            for command in parked
+            if command.action is InvoiceAction.SEND
+        ],
     )
 
 
@@ -517,6 +537,15 @@ def _store_tax_codes(
     """The page has just read the company's tax codes: they become the snapshot copies choose from."""
     ports.tenants.save_tax_codes(tenant_id, realm_id, choices.catalog_codes, ports.clock())
     return ports.tenants.get_tax_catalog(tenant_id, realm_id)
+
+
+def _waiting_send(command: InvoiceCommand, connection: Connection | None, ports: ConnectPorts) -> WaitingSend:
+    """Its number from the snapshot, or from the link once copied (a click carries no snapshot)."""
+    number = command.snapshot.number if command.snapshot else None
+    if number is None and connection is not None:
+        link = ports.mappings.invoice_link(command.tenant_id, connection.realm_id, command.invoice_id)
+        number = link.invoice_number if link else None
+    return WaitingSend(command.invoice_id, number, command.requested_at)
 
 
 class SettingsForm(BaseModel):
@@ -652,22 +681,33 @@ def resume_if_unblocked(tenant_id: str, ports: ConnectPorts) -> int:
 
 
 def resume_parked(tenant_id: str, ports: ConnectPorts) -> int:
+    """Queue the parked copies again. A parked send is copied too, but stays parked until the admin
+    confirms it on the settings page: the customer is never emailed days later without that."""
     now = ports.clock()
     commands = ports.parked.parked(tenant_id)
     for command in commands:
-        ports.commands.enqueue(command.model_copy(update={"source": "parked", "resumed_at": now}))
+        resumed = command.model_copy(
+            update={"source": "parked", "resumed_at": now, "action": InvoiceAction.COPY}
+        )
+        ports.commands.enqueue(resumed)
         # Unpark after the enqueue: a crash in between runs the command twice (copies are
         # idempotent), never zero times.
-        ports.parked.unpark(command)
+        if command.action is InvoiceAction.COPY:
+            ports.parked.unpark(command)
     if commands:
         _audit(
             ports,
             tenant_id,
             "resume",
             Outcome.DONE,
-            f"{len(commands)} waiting command{'s' if len(commands) != 1 else ''} queued again",
+            f"{len(commands)} waiting command{'s' if len(commands) != 1 else ''} queued again"
+            + _sends_waiting(sum(1 for c in commands if c.action is InvoiceAction.SEND)),
         )
     return len(commands)
+
+
+def _sends_waiting(sends: int) -> str:
+    return f" (sends copied only, waiting for the admin's confirmation: {sends})" if sends else ""
 
 
 def _audit(

@@ -16,6 +16,8 @@ from qbo_sync.domain.signing import REPLAY_MEMORY, verify
 from qbo_sync.domain.tenant import Tenant, TriggerPolicy
 from qbo_sync.ports.onedesk import OneDeskPort
 from qbo_sync.ports.store import RequestLog, TenantStore
+from qbo_sync.ports.tokens import ConnectionStore
+from qbo_sync.usecases.invoice_commands import blocked_reason
 
 WATERMARK = "onedesk-invoices"
 # Re-read this much before the watermark: OneDesk's clock and ours, and in-flight writes, may disagree.
@@ -72,6 +74,17 @@ class PollResult:
     invoices_seen: int
     commands: int
     watermark: datetime
+
+
+def poll_paused(tenant: Tenant, connections: ConnectionStore, tenants: TenantStore) -> str | None:
+    """Why the poller leaves this tenant alone for now (disconnected, needs a reconnect, settings not
+    complete); None when it polls. Skipping keeps its watermark where it was, so every change made
+    meanwhile is picked up by the first poll once the admin fixes it, instead of one "waiting" note per
+    invoice per minute. (A send marked meanwhile then waits for the admin's confirmation: see
+    invoice_commands.)"""
+    connection = connections.get(tenant.tenant_id)
+    settings = tenants.get_settings(tenant.tenant_id, connection.realm_id) if connection else None
+    return blocked_reason(connection, settings)
 
 
 def poll_tenant(

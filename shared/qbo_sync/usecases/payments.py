@@ -25,7 +25,7 @@ from qbo_sync.domain.tenant import Tenant
 from qbo_sync.domain.webhooks import parse_notifications
 from qbo_sync.ports.onedesk import OneDeskNotFound, OneDeskPort
 from qbo_sync.ports.qbo import QboNotFound, QboPort
-from qbo_sync.ports.store import AuditLog, InvoiceLink, MappingStore, TenantStore
+from qbo_sync.ports.store import AuditLog, InvoiceLink, MappingStore, QboGone, TenantStore
 from qbo_sync.ports.tokens import ConnectionStore
 
 
@@ -199,10 +199,13 @@ class _ChangeApplier:
         try:
             invoice = self.qbo.read(qbo.Invoice, qbo_invoice_id).entity
         except QboNotFound:
-            # P17: deleting in QBO never deletes in OneDesk; say so once per event.
+            # Deleting in QBO never deletes in OneDesk (P17); say so once per event, and have the next
+            # copy create a new QBO invoice without first trying to update the deleted one.
+            self.ports.mappings.mark_qbo_invoice_gone(link, QboGone.DELETED)
             self._tell(link, _DELETED)
             return False
         if is_voided(invoice):
+            self.ports.mappings.mark_qbo_invoice_gone(link, QboGone.VOIDED)
             self._tell(link, _VOIDED)
             return False
         # Whichever event arrives first, remember every payment applied now, so a later edit, delete or
@@ -282,5 +285,6 @@ _GONE_FROM_ONEDESK = (
 )
 _VOIDED = (
     "This invoice was voided in QuickBooks Online. OneDesk keeps its amounts; void it in OneDesk too if "
-    "that is intended."
+    "that is intended, or copy it again to create a new invoice in QuickBooks Online (the voided one stays "
+    "there)."
 )

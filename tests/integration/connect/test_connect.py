@@ -39,15 +39,16 @@ def save(admin: Admin, **fields: str) -> Any:
     return admin.post("/qbo/settings", {k: v for k, v in form.items() if v != "off"})
 
 
-def park_copy(world: World, tenant: Tenant) -> InvoiceCommand:
-    """A "Copy" request for an Open OneDesk invoice, handled by the product: parked while blocked."""
+def park_copy(world: World, tenant: Tenant, action: InvoiceAction = InvoiceAction.COPY) -> InvoiceCommand:
+    """A "Copy" (or "Send") request for an Open OneDesk invoice, handled by the product: parked while
+    blocked."""
     account = world.onedesk_accounts[tenant.tenant_id]
     invoice = world.onedesk.invoice(account)
     world.onedesk.move(invoice["id"], "Open")
     command = InvoiceCommand(
         tenant_id=tenant.tenant_id,
         invoice_id=invoice["id"],
-        action=InvoiceAction.COPY,
+        action=action,
         request_id=f"req-{invoice['id']}",
         requested_at=datetime.now(UTC),
         source="api",
@@ -455,6 +456,39 @@ def test_reconnecting_resumes_parked_work_when_the_settings_are_complete(world: 
     assert queued["source"] == "parked"
     connection = wiring.connection_store().get(tenant.tenant_id)
     assert connection is not None and connection.status is ConnectionStatus.CONNECTED
+
+
+def test_a_send_parked_while_disconnected_is_copied_on_reconnect_and_emailed_only_once_confirmed(
+    world: World,
+) -> None:
+    tenant = world.tenant()
+    admin = connected(world, tenant)
+    save(admin, income_account_id="79", tax_code_id="2")
+    admin.post("/qbo/disconnect", {"csrf": admin.csrf()})
+    send = park_copy(world, tenant, InvoiceAction.SEND)
+    world.queued_commands()
+
+    start = admin.get("/qbo/connect", {"csrf": hidden_fields(admin.get("/qbo/settings").body)["csrf"]})
+    admin.get("/qbo/callback", world.consent(start.location, US_REALM))
+    (copy,) = world.queued_commands()
+    assert (copy["action"], copy["invoice_id"], copy["source"]) == ("copy", send.invoice_id, "parked")
+    page = admin.get("/qbo/settings")
+    assert "Sends waiting for your confirmation" in page.body
+    assert f'name="invoice_id" value="{send.invoice_id}"' in page.body
+
+    # A form without the session's CSRF token changes nothing; an unknown choice is a 400.
+    form = {"invoice_id": send.invoice_id, "decision": "send"}
+    assert admin.post("/qbo/parked-sends", form).status == 403
+    assert admin.post("/qbo/parked-sends", {**form, "csrf": admin.csrf(), "decision": "now"}).status == 400
+    assert world.queued_commands(wait_seconds=0.5) == []
+
+    reply = admin.post("/qbo/parked-sends", {**form, "csrf": admin.csrf()})
+    assert reply.location == "/qbo/settings?notice=send-send"
+    (queued,) = world.queued_commands()
+    assert (queued["action"], queued["request_id"], queued["source"]) == ("send", send.request_id, "parked")
+    assert wiring.parked_work().count_parked(tenant.tenant_id) == 0
+    again = admin.post("/qbo/parked-sends", {**form, "csrf": admin.csrf()})
+    assert again.status == 409 and "already decided" in again.body
 
 
 def test_unpark_keeps_a_command_parked_again_meanwhile(world: World) -> None:

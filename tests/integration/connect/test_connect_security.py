@@ -145,8 +145,15 @@ def test_posts_need_the_sessions_csrf_token(world: World) -> None:
     admin = world.admin(tenant)
     world.connect(admin, tenant, US_REALM)
     for form in ({}, {"csrf": ""}, {"csrf": "0" * 64}):
-        for path in ("/qbo/settings", "/qbo/disconnect", "/qbo/confirm-switch"):
-            reply = admin.post(path, {**form, "income_account_id": "79", "tax_code_id": "2"})
+        for path in (
+            "/qbo/settings",
+            "/qbo/disconnect",
+            "/qbo/confirm-switch",
+            "/qbo/conflicts",
+            "/qbo/parked-sends",
+        ):
+            fields = {"income_account_id": "79", "tax_code_id": "2", "invoice_id": "1", "decision": "send"}
+            reply = admin.post(path, {**form, **fields})
             assert reply.status == 403, (path, form)
     assert world.revokes() == []
     assert wiring.tenant_store().get_settings(tenant.tenant_id, US_REALM) is None

@@ -8,14 +8,16 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 from botocore.exceptions import ClientError
 
+from qbo_sync.adapters.store.dynamo import condition_failed
 from qbo_sync.adapters.store.keys import GSI1, tenant_realm_pk
 from qbo_sync.domain.onedesk import InvoiceStatus
-from qbo_sync.ports.store import InvoiceLink, LinkState, StaleLink
+from qbo_sync.ports.store import InvoiceConflict, InvoiceLink, LinkState, QboGone, StaleLink
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
 _BATCH_GET_LIMIT = 100
+_CONFLICT = "CONFLICT#"
 
 
 def _qbo_invoice_gsi_pk(realm_id: str, qbo_invoice_id: str) -> str:
@@ -126,6 +128,61 @@ class DynamoMappingStore:
             ExpressionAttributeValues={":status": status.value},
         )
 
+    # -- what happened in QBO: deleted or voided invoices, edits that conflict with OneDesk's
+    def mark_qbo_invoice_gone(self, link: InvoiceLink, gone: QboGone) -> None:
+        # Targeted and conditional: only while the link still points at that QBO invoice, and OneDesk is
+        # told again by the next successful copy (its message now says the invoice is gone).
+        try:
+            self._table.update_item(
+                Key={
+                    "pk": tenant_realm_pk(link.tenant_id, link.realm_id),
+                    "sk": f"INVOICE#{link.invoice_id}",
+                },
+                UpdateExpression="SET qbo_gone = :gone REMOVE reported_hash",
+                ConditionExpression="qbo_invoice_id = :id",
+                ExpressionAttributeValues={":gone": gone.value, ":id": str(link.qbo_invoice_id)},
+            )
+        except ClientError as error:
+            if not condition_failed(error):
+                raise
+
+    def save_conflict(self, conflict: InvoiceConflict) -> None:
+        self._table.put_item(
+            Item={
+                "pk": tenant_realm_pk(conflict.tenant_id, conflict.realm_id),
+                "sk": f"{_CONFLICT}{conflict.invoice_id}",
+                **conflict.model_dump(mode="json", exclude_none=True),
+            }
+        )
+
+    def conflict(self, tenant_id: str, realm_id: str, invoice_id: str) -> InvoiceConflict | None:
+        item = self._table.get_item(
+            Key={"pk": tenant_realm_pk(tenant_id, realm_id), "sk": f"{_CONFLICT}{invoice_id}"},
+            ConsistentRead=True,
+        ).get("Item")
+        return _conflict_from_item(item) if item else None
+
+    def conflicts(self, tenant_id: str, realm_id: str) -> list[InvoiceConflict]:
+        found: list[InvoiceConflict] = []
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(tenant_realm_pk(tenant_id, realm_id))
+            & Key("sk").begins_with(_CONFLICT)
+        }
+        while True:
+            page = self._table.query(**kwargs)
+            found.extend(_conflict_from_item(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return sorted(found, key=lambda c: c.detected_at)
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def close_conflict(self, conflict: InvoiceConflict) -> None:
+        self._table.delete_item(
+            Key={
+                "pk": tenant_realm_pk(conflict.tenant_id, conflict.realm_id),
+                "sk": f"{_CONFLICT}{conflict.invoice_id}",
+            }
+        )
+
 
 def _item_from_link(link: InvoiceLink) -> dict[str, Any]:
     item: dict[str, Any] = {
@@ -143,3 +200,9 @@ def _link_from_item(item: Mapping[str, Any]) -> InvoiceLink:
     fields = {k: v for k, v in item.items() if k in InvoiceLink.model_fields}
     fields["generation"] = int(fields.get("generation", 0))
     return InvoiceLink.model_validate(fields)
+
+
+def _conflict_from_item(item: Mapping[str, Any]) -> InvoiceConflict:
+    return InvoiceConflict.model_validate(
+        {k: v for k, v in item.items() if k in InvoiceConflict.model_fields}
+    )

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from qbo_sync.adapters.store.dynamo import condition_failed
 from qbo_sync.adapters.store.keys import tenant_pk
-from qbo_sync.domain.commands import InvoiceCommand
+from qbo_sync.domain.commands import InvoiceAction, InvoiceCommand
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -58,6 +58,13 @@ class DynamoParkedWork:
             for page in self._pages(tenant_id)
             for item in page.get("Items", [])
         ]
+
+    def parked_command(self, tenant_id: str, invoice_id: str, action: InvoiceAction) -> InvoiceCommand | None:
+        item = self._table.get_item(
+            Key={"pk": tenant_pk(tenant_id), "sk": f"{_PREFIX}{invoice_id}#{action.value}"},
+            ConsistentRead=True,
+        ).get("Item")
+        return InvoiceCommand.model_validate_json(str(item["command"])) if item else None
 
     def count_parked(self, tenant_id: str) -> int:
         return sum(int(page.get("Count", 0)) for page in self._pages(tenant_id, Select="COUNT"))
