@@ -50,6 +50,9 @@ class RetryingFifoProcessor(SqsFifoPartialProcessor):
 
     def __init__(self, visibility: Callable[[], MessageVisibility], min_start_seconds: float) -> None:
         super().__init__(skip_group_on_error=True)
+        # Every failed record is reported and already has its return time: a batch whose records all
+        # failed (a QBO storm) is an answer, not a function error for Lambda to count and retry whole.
+        self.raise_on_entire_batch_failure = False
         self._visibility = visibility
         self._min_start_seconds = min_start_seconds
         self._returns: list[tuple[str, int]] = []
@@ -97,7 +100,7 @@ class RetryingFifoProcessor(SqsFifoPartialProcessor):
         try:
             self._return_failed_records()
         finally:
-            super()._clean()  # type: ignore[no-untyped-call]  # raises when every record failed
+            super()._clean()  # type: ignore[no-untyped-call]  # Powertools' internals are untyped
 
     def _return_failed_records(self) -> None:
         if not self._returns:

@@ -232,6 +232,7 @@ def delivery_ports() -> DeliveryPorts:
 
     return DeliveryPorts(
         tenants=tenant_store(),
+        connections=connection_store(),
         parked=parked_work(),
         audit=audit_log(),
         onedesk_for=onedesk_for,

@@ -18,7 +18,7 @@ from local.stack import LocalStack
 from onedesk_qbo.tenants import register_tenant
 from qbo_sync.adapters.queues.sqs import SqsFifoQueue
 from qbo_sync.domain.commands import InvoiceAction, InvoiceCommand, command_group_id
-from tests.e2e.conftest import World, sqs, wait_for
+from tests.e2e.conftest import World, queue_depth, sqs, wait_for
 
 CLI = Path(sys.executable).with_name("onedesk-qbo")
 SUPPORT = {
@@ -142,14 +142,15 @@ def test_backfill_copies_the_open_invoices_and_resumes_from_its_cursor(us_world:
     assert len(world.qbo.entities("Invoice")) == 3
 
     # The copies wrote their QBO references back (a OneDesk change), so a resumed run sees them again:
-    # re-copies of unchanged invoices, which change nothing in QBO.
+    # re-copies of unchanged invoices, which change nothing in QBO and write nothing anywhere.
     before = world.qbo.last_seq()
+    history = [_outcomes(world, invoice["id"]) for invoice in opened]
     second = cli(world.stack, "backfill", "--tenant", world.tenant.tenant_id)
     assert second.returncode == 0, second.stderr
     assert "resuming from" in second.stderr
     assert "3 Open invoices to copy" in second.stderr
-    for invoice in opened:
-        wait_for(lambda invoice=invoice: _outcomes(world, invoice["id"]).count("unchanged"), what="re-copied")
+    wait_for(lambda: queue_depth(world.stack, "InvoiceCommandsQueue") == 0, what="the re-copies handled")
+    assert [_outcomes(world, invoice["id"]) for invoice in opened] == history  # no audit row either
     assert len(world.qbo.entities("Invoice")) == 3
     # Reads may come from the payment sync the QBO webhooks of the first copies trigger; no writes.
     assert [r["path"] for r in world.qbo.data_requests(before) if r["method"] != "GET"] == []

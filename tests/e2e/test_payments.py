@@ -476,6 +476,38 @@ def test_one_payment_across_two_invoices(us_world: World) -> None:
     assert states[second.onedesk_id] == state("30.25", "20.00", "PartiallyPaid", day)
 
 
+def test_our_own_update_costs_one_qbo_request_and_a_payment_two(us_world: World) -> None:
+    """The lean path with webhooks on: a changed re-copy is one QBO write, and QBO announcing that write
+    back (an Invoice "updated" event) is recognised as ours, so nothing reads it; a payment's webhook then
+    costs the Payment read and the Invoice read (the payment is read once, its date included)."""
+    world = us_world
+    (mapped,) = copy_invoices(world, "Lean Path LLC", ["100.00"], idle=True)
+    invoice_id = mapped.onedesk_id
+
+    since = realm_seq(world)
+    world.onedesk.move(invoice_id, "Draft")
+    world.onedesk.edit(invoice_id, lines=[work("120.00")])
+    world.onedesk.move(invoice_id, "Open")
+    world.command(invoice_id)
+    wait_for(
+        lambda: money(world.qbo.entity("Invoice", mapped.qbo_id)["TotalAmt"]) == Decimal("120.00"),
+        timeout=WAIT,
+        what="the re-copy in QBO",
+    )
+    done = barrier(world)
+    product = [e for e in world.qbo.requests_log(since) if e["seq"] < done and "/v3/company/" in e["path"]]
+    assert [(e["method"], e["path"].rsplit("/", 1)[-1]) for e in product] == [("POST", "invoice")], product
+
+    since = realm_seq(world)
+    paid = pay(world, mapped.customer_id, "120.00", applied(mapped.qbo_id, "120.00"))
+    states = settle(world, [mapped])
+    assert states[invoice_id] == state("120.00", "0.00", "Paid", today(world))
+    done = barrier(world)
+    reads = [e for e in world.qbo.requests_log(since) if e["seq"] < done and e["method"] == "GET"]
+    assert sorted(e["path"].rsplit("/", 2)[-2] for e in reads) == ["invoice", "payment"], reads
+    assert any(e["path"].endswith(f"/payment/{paid['Id']}") for e in reads)
+
+
 @pytest.mark.parametrize(
     ("country", "webhook_format"), [("US", "cloudevents"), ("CA", "cloudevents"), ("US", "legacy")]
 )

@@ -24,7 +24,16 @@ from qbo_sync.usecases.send_invoice import (
     send_invoice,
 )
 from tests.unit.builders import AT, REALM, TENANT, tenant
-from tests.unit.fakes import FakeAuditLog, FakeOneDesk, FakeParkedWork, FakeQbo, FakeTenantStore, FixedClock
+from tests.unit.fakes import (
+    FakeAuditLog,
+    FakeConnectionStore,
+    FakeOneDesk,
+    FakeParkedWork,
+    FakeQbo,
+    FakeTenantStore,
+    FixedClock,
+)
+from tests.unit.test_invoice_commands import connection
 
 REQUESTED = AT + timedelta(minutes=1)
 
@@ -179,6 +188,7 @@ def test_needs_reconnect_parks_the_send_and_raises_parked() -> None:
     h.qbo.fail_next("send_invoice", NeedsReconnect(TENANT, REALM, "invalid_grant"))
     ports = DeliveryPorts(
         tenants=FakeTenantStore(tenant()),
+        connections=FakeConnectionStore(connection()),
         parked=parked,
         audit=h.audit,
         onedesk_for=lambda _: h.onedesk,
@@ -193,6 +203,28 @@ def test_needs_reconnect_parks_the_send_and_raises_parked() -> None:
     assert (command.action, command.request_id, command.source) == (InvoiceAction.SEND, "req-42", "parked")
     assert parked.reasons() == ["QuickBooks Online needs to be reconnected (invalid_grant)"]
     assert h.audit.records[-1].outcome is Outcome.PARKED
+
+
+def test_a_send_queued_before_the_admin_switched_companies_is_refused_for_good() -> None:
+    h = Harness()
+    switched = connection().model_copy(update={"realm_id": "another-company"})
+    ports = DeliveryPorts(
+        tenants=FakeTenantStore(tenant()),
+        connections=FakeConnectionStore(switched),
+        parked=FakeParkedWork(),
+        audit=h.audit,
+        onedesk_for=lambda _: h.onedesk,
+        qbo_for=lambda _tenant, _realm: h.qbo,
+        clock=h.clock,
+    )
+
+    result = handle_delivery(h.delivery, ports, outcome_unknown=False)
+
+    assert result.outcome is Outcome.REFUSED
+    assert result.reason is not None and "switched to another company" in result.reason
+    assert h.qbo.emails == []
+    assert h.onedesk.messages["1003"][-1].level == "error"
+    assert h.audit.records[-1].outcome is Outcome.REFUSED
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,9 @@
   payment applied or an email sent moves the SyncToken too, and neither is an edit to the invoice.
 - ``total_mismatch``: after every write, QBO's TotalAmt must equal OneDesk's total to the cent; any
   difference (QBO computed tax differently, a bookkeeper's version was kept) is said, never hidden.
+- ``written_at`` / ``echoes_our_write``: QBO announces our own write like anyone's (an Invoice "updated"
+  event stamped with the invoice's new LastUpdatedTime); reading the invoice back for it would only spend
+  the realm's budget, so an event stamped at our write's time (to the second QBO keeps) is our echo.
 - ``differences``: a short description of how QBO's current invoice differs from what OneDesk would write,
   for the admin who decides a conflict.
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from qbo_sync.domain import qbo
@@ -87,6 +91,31 @@ def total_mismatch(
         f"QuickBooks Online's Automated Sales Tax charged {charged} tax where OneDesk charged {onedesk_tax}: "
         f"{totals}; check the customer's address or the invoice's tax in QuickBooks Online."
     )
+
+
+def written_at(invoice: qbo.Invoice) -> datetime | None:
+    """The LastUpdatedTime QBO gave the invoice in its answer to our write."""
+    stamp = invoice.MetaData.LastUpdatedTime if invoice.MetaData else None
+    try:
+        return datetime.fromisoformat(stamp) if stamp else None
+    except ValueError:
+        return None
+
+
+def echoes_our_write(occurred_at: datetime | None, our_write_at: datetime | None) -> bool:
+    """An invoice event stamped at the second of our last write to that invoice: ours, coming back."""
+    if (
+        occurred_at is None
+        or our_write_at is None
+        or occurred_at.tzinfo is None
+        or our_write_at.tzinfo is None
+    ):
+        return False
+    return _to_second(occurred_at) == _to_second(our_write_at)
+
+
+def _to_second(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(microsecond=0)
 
 
 def differences(current: qbo.Invoice, planned: qbo.Invoice, onedesk_total: Decimal) -> str:

@@ -56,6 +56,7 @@ class InvoiceLink(BaseModel):
     # QBO's invoice as our last write left it (domain/invoice_state.py): a different one is an edit in QBO.
     qbo_fingerprint: str | None = None
     qbo_total: Decimal | None = None  # QBO's TotalAmt after our last write
+    qbo_updated_at: datetime | None = None  # QBO's LastUpdatedTime after our last write (its echo's time)
     qbo_gone: QboGone | None = None
     conflict_since: datetime | None = None  # edited in QBO: nothing is written until the admin decides
     auto_send_declined: bool = False  # an admin chose not to email it: automatic sends never will

@@ -37,7 +37,7 @@ from qbo_sync.domain.invoice_mapping import (
     plan_invoice,
     status_refusal,
 )
-from qbo_sync.domain.invoice_state import differences, fingerprint, total_mismatch
+from qbo_sync.domain.invoice_state import differences, fingerprint, total_mismatch, written_at
 from qbo_sync.domain.matching import (
     customer_name_problem,
     item_name_problem,
@@ -607,6 +607,7 @@ class _InvoiceCopy:
                 "invoice_number": self.invoice.number,
                 "qbo_fingerprint": fingerprint(entity),
                 "qbo_total": entity.TotalAmt,
+                "qbo_updated_at": written_at(entity),
             }
         )
 

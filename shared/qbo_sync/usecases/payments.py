@@ -13,6 +13,7 @@ from qbo_sync.domain import qbo
 from qbo_sync.domain.audit import AuditRecord, Outcome
 from qbo_sync.domain.commands import ChangedEntity, QboChange
 from qbo_sync.domain.connection import Connection
+from qbo_sync.domain.invoice_state import echoes_our_write
 from qbo_sync.domain.onedesk import SENT_VIA_QBO_TAG, Invoice, InvoiceStatus, SyncMessage
 from qbo_sync.domain.payments import (
     carries_payment_news,
@@ -96,6 +97,7 @@ def reconcile_realm(
             entity_id=obj.Id,
             operation="deleted" if isinstance(obj, qbo.DeletedStub) else "updated",
             event_id=f"cdc:{entity_name}:{obj.Id}:{_last_updated(obj)}",
+            occurred_at=_updated_at(obj),
         )
         for entity_name, objects in groups
         for obj in objects
@@ -106,6 +108,13 @@ def reconcile_realm(
     new_watermark = datetime.fromisoformat(cdc.time) if cdc.time else now
     tenants.set_watermark(connection.tenant_id, CDC_WATERMARK, new_watermark)
     return ReconcileResult(connection.realm_id, len(news), new_watermark)
+
+
+def _updated_at(obj: qbo.QboModel) -> datetime | None:
+    try:
+        return datetime.fromisoformat(stamp) if (stamp := _last_updated(obj)) else None
+    except ValueError:
+        return None
 
 
 def _last_updated(obj: qbo.QboModel) -> str:
@@ -149,6 +158,8 @@ def apply_qbo_change(change: QboChange, ports: ChangePorts) -> ApplyResult:
         affected = applier.invoices_of_credit_memo(change.entity_id)
     else:
         affected = {change.entity_id}
+        if change.operation == "updated" and applier.is_our_echo(change.entity_id, change.occurred_at):
+            return ApplyResult(0, "our own write to the invoice, announced back by QBO")
     updated = sum(applier.refresh(invoice_id) for invoice_id in sorted(affected))
     return ApplyResult(updated)
 
@@ -158,17 +169,32 @@ class _ChangeApplier:
         self.tenant, self.realm, self.ports = tenant, realm_id, ports
         self.qbo = ports.qbo_for(tenant.tenant_id, realm_id)
         self.onedesk = ports.onedesk_for(tenant)
+        # Read once per change: a payment's own event reads it for its invoices and again for their dates.
+        self._payments: dict[str, qbo.Payment | None] = {}
+        self._payment_invoices: dict[str, set[str]] = {}  # what the store is known to hold per payment
+
+    def is_our_echo(self, qbo_invoice_id: str, occurred_at: datetime | None) -> bool:
+        link = self.ports.mappings.link_for_qbo_invoice(self.realm, qbo_invoice_id)
+        return link is not None and echoes_our_write(occurred_at, link.qbo_updated_at)
+
+    def payment(self, payment_id: str) -> qbo.Payment | None:
+        if payment_id not in self._payments:
+            try:
+                self._payments[payment_id] = self.qbo.read(qbo.Payment, payment_id).entity
+            except QboNotFound:
+                self._payments[payment_id] = None
+        return self._payments[payment_id]
 
     def invoices_of_payment(self, payment_id: str) -> set[str]:
         """Invoices the payment is applied to now, plus those it was applied to before (our record):
         an edit that moves or removes an application, a delete or a void must fix those too."""
         mappings, tenant_id = self.ports.mappings, self.tenant.tenant_id
         before = mappings.payment_invoices(tenant_id, self.realm, payment_id)
-        try:
-            now = invoice_ids(self.qbo.read(qbo.Payment, payment_id).entity)
-        except QboNotFound:
-            now = set()
-        mappings.remember_payment_invoices(tenant_id, self.realm, payment_id, now - before)
+        payment = self.payment(payment_id)
+        now = invoice_ids(payment) if payment is not None else set()
+        if now - before:
+            mappings.remember_payment_invoices(tenant_id, self.realm, payment_id, now - before)
+        self._payment_invoices[payment_id] = before | now
         return before | now
 
     def invoices_of_credit_memo(self, credit_memo_id: str) -> set[str]:
@@ -211,9 +237,10 @@ class _ChangeApplier:
         # Whichever event arrives first, remember every payment applied now, so a later edit, delete or
         # void of it finds this invoice even if that payment's own event is late or lost.
         for payment_id in payment_ids(invoice):
-            self.ports.mappings.remember_payment_invoices(
-                self.tenant.tenant_id, self.realm, payment_id, {qbo_invoice_id}
-            )
+            if qbo_invoice_id not in self._payment_invoices.get(payment_id, set()):
+                self.ports.mappings.remember_payment_invoices(
+                    self.tenant.tenant_id, self.realm, payment_id, {qbo_invoice_id}
+                )
         onedesk_invoice = self.onedesk.get_invoice(link.invoice_id)
         state = payment_state(
             invoice, self._unpaid_status(link, onedesk_invoice), self._last_payment_date(invoice)
@@ -243,12 +270,9 @@ class _ChangeApplier:
     def _last_payment_date(self, invoice: qbo.Invoice) -> date | None:
         dates = []
         for payment_id in payment_ids(invoice):
-            try:
-                paid_on = self.qbo.read(qbo.Payment, payment_id).entity.TxnDate
-            except QboNotFound:
-                continue
-            if paid_on is not None:
-                dates.append(paid_on)
+            payment = self.payment(payment_id)
+            if payment is not None and payment.TxnDate is not None:
+                dates.append(payment.TxnDate)
         return max(dates, default=None)
 
     def _tell(self, link: InvoiceLink, text: str) -> None:

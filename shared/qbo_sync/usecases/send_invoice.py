@@ -20,7 +20,7 @@ from qbo_sync.domain.tenant import Tenant
 from qbo_sync.ports.onedesk import OneDeskAuthError, OneDeskNotFound, OneDeskPort
 from qbo_sync.ports.qbo import QboNotFound, QboPort, QboValidationError
 from qbo_sync.ports.store import AuditLog, ParkedWork, TenantStore
-from qbo_sync.ports.tokens import NeedsReconnect
+from qbo_sync.ports.tokens import ConnectionStore, NeedsReconnect
 from qbo_sync.usecases.invoice_commands import UnknownTenant
 
 # QBO's clock and ours differ a little; a delivery this close before the request still counts as it.
@@ -133,6 +133,7 @@ class Parked(Exception):
 @dataclass(frozen=True)
 class DeliveryPorts:
     tenants: TenantStore
+    connections: ConnectionStore
     parked: ParkedWork
     audit: AuditLog
     onedesk_for: Callable[[Tenant], OneDeskPort]
@@ -150,6 +151,21 @@ def handle_delivery(delivery: DeliveryCommand, ports: DeliveryPorts, *, outcome_
         audit=ports.audit,
         clock=ports.clock,
     )
+    connection = ports.connections.get(tenant.tenant_id)
+    if connection is not None and connection.realm_id != delivery.realm_id:
+        # The admin switched QBO companies after this send was queued: the invoice it names lives in the
+        # other company, which the integration can no longer reach. Final; a new "Send" copies anew.
+        reason = (
+            "Not sent: QuickBooks Online was switched to another company after this send was requested. "
+            "Send the invoice again to copy it to the new company and email it from there."
+        )
+        note = _tell_onedesk(
+            lambda: send_ports.onedesk.set_sync_message(
+                delivery.invoice_id, SyncMessage(level="error", text=reason, at=ports.clock())
+            )
+        )
+        _record(delivery, send_ports, Outcome.REFUSED, _with(reason, note))
+        return SendResult(Outcome.REFUSED, reason)
     try:
         return send_invoice(delivery, send_ports, outcome_unknown=outcome_unknown)
     except NeedsReconnect as needs:

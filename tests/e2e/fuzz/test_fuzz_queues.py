@@ -128,13 +128,6 @@ def deliver_and_check(consumer: Consumer, bodies: list[str]) -> None:
     assert failed == [], f"{consumer.function_id} asked for a retry of {failed}"
 
 
-# Strict: these pass (and so fail as XPASS, for the marker to be removed) once the consumers classify
-# these outcomes as permanent; that work is under way separately from this suite.
-@pytest.mark.xfail(
-    strict=True,
-    reason="found by this suite: a command for an invoice OneDesk does not have raises OneDeskNotFound and "
-    "is retried instead of dead-lettered; when every record of a batch fails, the function raises",
-)
 @pytest.mark.parametrize(
     "consumer", [("CopyInvoiceFunction", "InvoiceCommandsQueue", "InvoiceCommandsDLQ")], indirect=True
 )
@@ -146,12 +139,6 @@ def test_copy_invoice(consumer: Consumer, fuzz_world: World, data: st.DataObject
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="found by this suite: a delivery for an invoice OneDesk does not have raises OneDeskNotFound, one "
-    "naming a realm other than the tenant's raises QboAuthError (QBO 3100); both are retried instead of "
-    "dead-lettered, and when every record of a batch fails, the function raises",
-)
 @pytest.mark.parametrize(
     "consumer", [("SendInvoiceFunction", "InvoiceDeliveriesQueue", "InvoiceDeliveriesDLQ")], indirect=True
 )
