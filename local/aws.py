@@ -687,6 +687,27 @@ def _patch_moto_sqs() -> None:
     models.Queue.add_message = add_message  # type: ignore[method-assign]
 
 
+CALL_LOG_ENV = "LOCAL_AWS_CALL_LOG"
+
+
+def _log_calls(path: str) -> None:
+    """Append one line per AWS API call this server answers (service, action, request bytes) to ``path``,
+    so a benchmark can count what the product really called, priced as AWS bills it."""
+    from moto.core.responses import BaseResponse  # noqa: PLC0415 - only in the server process
+
+    lock = threading.Lock()
+    original = BaseResponse.call_action
+
+    def call_action(self: Any) -> Any:
+        body = self.body if isinstance(self.body, bytes | str) else b""
+        entry = json.dumps({"service": self.service_name, "action": self._get_action(), "bytes": len(body)})
+        with lock, open(path, "a", encoding="utf-8") as log:
+            log.write(entry + "\n")
+        return original(self)
+
+    BaseResponse.call_action = call_action  # type: ignore[method-assign]
+
+
 def serve_moto(argv: list[str] | None = None) -> None:
     """Run the patched moto server in this process until it is terminated."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -695,6 +716,8 @@ def serve_moto(argv: list[str] | None = None) -> None:
     # The request log (one line per SQS poll) drowns everything else; warnings and errors remain.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     _patch_moto_sqs()
+    if call_log := os.environ.get(CALL_LOG_ENV):
+        _log_calls(call_log)
     from moto.server import main  # noqa: PLC0415 - imported after patching
 
     main(["-H", "127.0.0.1", "-p", str(args.port)])

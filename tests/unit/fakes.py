@@ -34,6 +34,7 @@ from qbo_sync.domain.qbo import (
     EmailAddress,
     Entity,
     Item,
+    MetaData,
     Preferences,
     Ref,
 )
@@ -153,7 +154,7 @@ class FakeQbo:
         """A bookkeeper changes the invoice's content in QBO (e.g. ``Line=[...]``): QBO recomputes it."""
         row = self._rows["Invoice"][invoice_id]
         assert isinstance(row, QboInvoice)
-        changed = self._priced(QboInvoice.model_validate({**row.payload(), **fields}))
+        changed = self._stored(QboInvoice.model_validate({**row.payload(), **fields}))
         changed.SyncToken = str(int(str(row.SyncToken)) + 1)
         self._rows["Invoice"][invoice_id] = changed
         return changed.model_copy(deep=True)
@@ -224,7 +225,7 @@ class FakeQbo:
                 detail="This transaction has been voided and can no longer be changed",
             )
         merged = {**current.payload(), **fields, "Id": entity_id, "SyncToken": str(int(sync_token) + 1)}
-        updated = self._priced(entity.model_validate(merged))
+        updated = self._stored(entity.model_validate(merged))
         self._rows[entity.__name__][entity_id] = updated
         self._leave(failure)
         return QboResult(updated.model_copy(deep=True), intuit_tid=self._tid(), request_id=request_id)
@@ -311,7 +312,7 @@ class FakeQbo:
         return self._insert(entity)
 
     def _insert[E: Entity](self, entity: E) -> E:
-        stored = self._priced(entity.model_copy(deep=True))
+        stored = self._stored(entity.model_copy(deep=True))
         stored.Id = str(next(self._ids))
         stored.SyncToken = "0"
         if isinstance(stored, QboInvoice) and stored.DocNumber is None:
@@ -319,8 +320,10 @@ class FakeQbo:
         self._rows[type(entity).__name__][stored.Id] = stored
         return stored.model_copy(deep=True)
 
-    def _priced[E: Entity](self, entity: E) -> E:
-        """QBO computes an invoice's TotalAmt: sales lines less discounts (no tax engine here)."""
+    def _stored[E: Entity](self, entity: E) -> E:
+        """What QBO keeps of a write: its time in MetaData, and an invoice's TotalAmt computed (sales lines
+        less discounts; no tax engine here)."""
+        entity.MetaData = MetaData(LastUpdatedTime=self._clock().isoformat())
         if isinstance(entity, QboInvoice) and entity.Line:
             sales = sum((x.Amount or Decimal(0) for x in entity.Line if x.SalesItemLineDetail), Decimal(0))
             discounts = sum((x.Amount or Decimal(0) for x in entity.Line if x.DiscountLineDetail), Decimal(0))
@@ -481,6 +484,16 @@ class FakeMappingStore:
     def remember_unpaid_status(self, link: InvoiceLink, status: InvoiceStatus) -> None:
         key = (link.tenant_id, link.realm_id, link.invoice_id)
         self.links[key] = self.links[key].model_copy(update={"unpaid_status": status})
+
+    def take_expected_echo(self, link: InvoiceLink) -> bool:
+        key = (link.tenant_id, link.realm_id, link.invoice_id)
+        current = self.links.get(key)
+        if current is None or current.echo_expected_at is None:
+            return False
+        if current.echo_expected_at != link.echo_expected_at:
+            return False
+        self.links[key] = current.model_copy(update={"echo_expected_at": None})
+        return True
 
     def mark_qbo_invoice_gone(self, link: InvoiceLink, gone: QboGone) -> None:
         key = (link.tenant_id, link.realm_id, link.invoice_id)

@@ -5,9 +5,10 @@
   payment applied or an email sent moves the SyncToken too, and neither is an edit to the invoice.
 - ``total_mismatch``: after every write, QBO's TotalAmt must equal OneDesk's total to the cent; any
   difference (QBO computed tax differently, a bookkeeper's version was kept) is said, never hidden.
-- ``written_at`` / ``echoes_our_write``: QBO announces our own write like anyone's (an Invoice "updated"
+- ``written_at`` / ``echoes_our_write``: QBO announces our own update like anyone's (an Invoice "updated"
   event stamped with the invoice's new LastUpdatedTime); reading the invoice back for it would only spend
-  the realm's budget, so an event stamped at our write's time (to the second QBO keeps) is our echo.
+  the realm's budget, so the first event stamped at our update's time (to the second QBO keeps) is taken
+  as that announcement; any other event of that second is read as usual.
 - ``differences``: a short description of how QBO's current invoice differs from what OneDesk would write,
   for the admin who decides a conflict.
 """

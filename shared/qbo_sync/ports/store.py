@@ -56,7 +56,8 @@ class InvoiceLink(BaseModel):
     # QBO's invoice as our last write left it (domain/invoice_state.py): a different one is an edit in QBO.
     qbo_fingerprint: str | None = None
     qbo_total: Decimal | None = None  # QBO's TotalAmt after our last write
-    qbo_updated_at: datetime | None = None  # QBO's LastUpdatedTime after our last write (its echo's time)
+    # QBO's LastUpdatedTime after our last update, until QBO's announcement of that update has been seen.
+    echo_expected_at: datetime | None = None
     qbo_gone: QboGone | None = None
     conflict_since: datetime | None = None  # edited in QBO: nothing is written until the admin decides
     auto_send_declined: bool = False  # an admin chose not to email it: automatic sends never will
@@ -147,6 +148,11 @@ class MappingStore(Protocol):
     def remember_unpaid_status(self, link: InvoiceLink, status: InvoiceStatus) -> None:
         """What OneDesk shows for this invoice while nothing is paid (Open, or Sent), for when a payment
         is deleted or voided after OneDesk showed it (Partially) Paid."""
+        ...
+
+    def take_expected_echo(self, link: InvoiceLink) -> bool:
+        """Consume the announcement of our last update that ``link`` expects: True for the one caller that
+        takes it (a repeat, or a bookkeeper's edit in the same second, then reads QBO as usual)."""
         ...
 
     def mark_qbo_invoice_gone(self, link: InvoiceLink, gone: QboGone) -> None:

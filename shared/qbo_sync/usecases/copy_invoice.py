@@ -460,7 +460,7 @@ class _InvoiceCopy:
             if (gone := _gone(self.read_current(qbo_id))) is None:
                 raise
             return self.recreate(plan, customer_id, link, gone), "changed"
-        done = self.done_link(link, result.entity, plan.content_hash)
+        done = self.done_link(link, result.entity, plan.content_hash, updated=True)
         self.save(done)
         self.record(
             "copy",
@@ -594,7 +594,11 @@ class _InvoiceCopy:
             None,
         )
 
-    def done_link(self, link: InvoiceLink, entity: qbo.Invoice, content_hash: str) -> InvoiceLink:
+    def done_link(
+        self, link: InvoiceLink, entity: qbo.Invoice, content_hash: str, *, updated: bool = False
+    ) -> InvoiceLink:
+        """``updated``: QBO will announce this write as an Invoice "updated" event, ours to ignore (a
+        create is announced as "created", which never carries payment news)."""
         self.written = entity
         return link.model_copy(
             update={
@@ -607,7 +611,7 @@ class _InvoiceCopy:
                 "invoice_number": self.invoice.number,
                 "qbo_fingerprint": fingerprint(entity),
                 "qbo_total": entity.TotalAmt,
-                "qbo_updated_at": written_at(entity),
+                "echo_expected_at": written_at(entity) if updated else None,
             }
         )
 

@@ -174,8 +174,12 @@ class _ChangeApplier:
         self._payment_invoices: dict[str, set[str]] = {}  # what the store is known to hold per payment
 
     def is_our_echo(self, qbo_invoice_id: str, occurred_at: datetime | None) -> bool:
+        """The first event stamped at our last update's time is QBO announcing that update: taken once,
+        so a repeat or a bookkeeper's edit within the same second is still read."""
         link = self.ports.mappings.link_for_qbo_invoice(self.realm, qbo_invoice_id)
-        return link is not None and echoes_our_write(occurred_at, link.qbo_updated_at)
+        if link is None or not echoes_our_write(occurred_at, link.echo_expected_at):
+            return False
+        return self.ports.mappings.take_expected_echo(link)
 
     def payment(self, payment_id: str) -> qbo.Payment | None:
         if payment_id not in self._payments:

@@ -285,6 +285,10 @@ class DryRunMappings:
     def remember_unpaid_status(self, link: InvoiceLink, status: InvoiceStatus) -> None:
         self.writes.append(("remember_unpaid_status", status))
 
+    def take_expected_echo(self, link: InvoiceLink) -> bool:
+        self.writes.append(("take_expected_echo", link.invoice_id))
+        return False
+
     def mark_qbo_invoice_gone(self, link: InvoiceLink, gone: QboGone) -> None:
         self.writes.append(("mark_qbo_invoice_gone", gone))
 

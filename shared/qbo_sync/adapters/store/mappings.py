@@ -123,21 +123,35 @@ class DynamoMappingStore:
     def remember_unpaid_status(self, link: InvoiceLink, status: InvoiceStatus) -> None:
         # A targeted update: the copy pipeline may be rewriting the rest of the link at the same time.
         self._table.update_item(
-            Key={"pk": tenant_realm_pk(link.tenant_id, link.realm_id), "sk": f"INVOICE#{link.invoice_id}"},
+            Key=_link_key(link),
             UpdateExpression="SET unpaid_status = :status",
             ExpressionAttributeValues={":status": status.value},
         )
 
     # -- what happened in QBO: deleted or voided invoices, edits that conflict with OneDesk's
+    def take_expected_echo(self, link: InvoiceLink) -> bool:
+        expected = link.model_dump(mode="json")["echo_expected_at"]
+        if expected is None:
+            return False
+        try:
+            self._table.update_item(
+                Key=_link_key(link),
+                UpdateExpression="REMOVE echo_expected_at",
+                ConditionExpression="echo_expected_at = :expected",
+                ExpressionAttributeValues={":expected": expected},
+            )
+        except ClientError as error:
+            if not condition_failed(error):
+                raise
+            return False
+        return True
+
     def mark_qbo_invoice_gone(self, link: InvoiceLink, gone: QboGone) -> None:
         # Targeted and conditional: only while the link still points at that QBO invoice, and OneDesk is
         # told again by the next successful copy (its message now says the invoice is gone).
         try:
             self._table.update_item(
-                Key={
-                    "pk": tenant_realm_pk(link.tenant_id, link.realm_id),
-                    "sk": f"INVOICE#{link.invoice_id}",
-                },
+                Key=_link_key(link),
                 UpdateExpression="SET qbo_gone = :gone REMOVE reported_hash",
                 ConditionExpression="qbo_invoice_id = :id",
                 ExpressionAttributeValues={":gone": gone.value, ":id": str(link.qbo_invoice_id)},
@@ -186,8 +200,7 @@ class DynamoMappingStore:
 
 def _item_from_link(link: InvoiceLink) -> dict[str, Any]:
     item: dict[str, Any] = {
-        "pk": tenant_realm_pk(link.tenant_id, link.realm_id),
-        "sk": f"INVOICE#{link.invoice_id}",
+        **_link_key(link),
         **link.model_dump(mode="json", exclude_none=True),
     }
     if link.qbo_invoice_id and link.state is LinkState.DONE:
@@ -206,3 +219,7 @@ def _conflict_from_item(item: Mapping[str, Any]) -> InvoiceConflict:
     return InvoiceConflict.model_validate(
         {k: v for k, v in item.items() if k in InvoiceConflict.model_fields}
     )
+
+
+def _link_key(link: InvoiceLink) -> dict[str, str]:
+    return {"pk": tenant_realm_pk(link.tenant_id, link.realm_id), "sk": f"INVOICE#{link.invoice_id}"}
