@@ -699,13 +699,36 @@ def _log_calls(path: str) -> None:
     original = BaseResponse.call_action
 
     def call_action(self: Any) -> Any:
-        body = self.body if isinstance(self.body, bytes | str) else b""
-        entry = json.dumps({"service": self.service_name, "action": self._get_action(), "bytes": len(body)})
+        # DynamoDB's handler has already parsed its body into a dict here; the others hold the raw body.
+        body = self.body if isinstance(self.body, bytes | str | dict) else b""
+        raw = json.dumps(body, default=str) if isinstance(body, dict) else body
+        call = {"service": self.service_name, "action": self._get_action(), "bytes": len(raw)}
+        if self.service_name == "dynamodb" and isinstance(body, dict):
+            call["item"] = _dynamodb_item_kind(body)
+            # A put of an item carrying the index's key is also written to the index (billed again).
+            call["indexed"] = "gsi1pk" in (body.get("Item") or {})
+        entry = json.dumps(call)
         with lock, open(path, "a", encoding="utf-8") as log:
             log.write(entry + "\n")
         return original(self)
 
     BaseResponse.call_action = call_action  # type: ignore[method-assign]
+
+
+def _dynamodb_item_kind(request: dict[str, Any]) -> str:
+    """ "RATE/BUDGET"-like: the kinds of the partition and sort keys a DynamoDB request names (no values;
+    audit records, whose sort key is a time, are "AUDIT")."""
+    key = request.get("Key") or request.get("Item") or {}
+    if not key and "KeyConditionExpression" in request:
+        values = request.get("ExpressionAttributeValues", {})
+        key = {"pk": next(iter(values.values()), {})}
+    kinds = []
+    for name in ("pk", "sk"):
+        attribute = key.get(name)
+        value = attribute.get("S", "") if isinstance(attribute, dict) else str(attribute or "")
+        kind = value.split("#", 1)[0] if value else "-"
+        kinds.append("AUDIT" if kind[:2] == "20" and kind[:4].isdigit() else kind)
+    return "/".join(kinds) + (f" {request['IndexName']}" if "IndexName" in request else "")
 
 
 def serve_moto(argv: list[str] | None = None) -> None:

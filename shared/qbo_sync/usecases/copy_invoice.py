@@ -204,7 +204,7 @@ class _InvoiceCopy:
         request for whatever is missing (a batch when several are)."""
         tenant, mappings = self.ctx.tenant_id, self.ports.mappings
         organization = self.invoice.organization
-        customer_id = mappings.customer_id(tenant, self.realm, organization.id)
+        customer_id = linked_customer = mappings.customer_id(tenant, self.realm, organization.id)
         new_customer: qbo.Customer | None = None
         if customer_id is None:
             if (problem := customer_name_problem(organization.name)) is not None:
@@ -234,7 +234,8 @@ class _InvoiceCopy:
             customer_id = created_customer
             self.record("create-customer", Outcome.DONE, f"QBO customer {organization.name!r} created")
         assert customer_id is not None  # found, linked or created above
-        mappings.link_customer(tenant, self.realm, organization.id, customer_id)
+        if customer_id != linked_customer:
+            mappings.link_customer(tenant, self.realm, organization.id, customer_id)
         if created_items:
             mappings.link_items(tenant, self.realm, created_items)
             self.record(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 from qbo_sync.adapters.aws import concurrently
 from qbo_sync.adapters.crypto import KmsSealer
 from qbo_sync.adapters.store.dynamo import condition_failed
+from qbo_sync.adapters.store.expiring import ExpiringCache
 from qbo_sync.adapters.store.keys import GSI1, realm_gsi_pk, tenant_pk, usable_partition_key
 from qbo_sync.domain.connection import Connection, ConnectionStatus, TokenSet
 
@@ -55,9 +56,16 @@ def _attribute_names(names: list[str]) -> dict[str, str]:
 
 
 class DynamoConnectionStore:
-    def __init__(self, table: Table, sealer: KmsSealer) -> None:
+    # Webhooks and payment changes name a realm per event: a warm Lambda keeps whose realm it is for a
+    # minute. Only found tenants are kept (a realm connected just now must not look unknown); after a
+    # company switch, a minute of events may go to the previous tenant, which has no link to them, and
+    # the next reconcile brings them to the right one.
+    REALM_CACHE_SECONDS = 60.0
+
+    def __init__(self, table: Table, sealer: KmsSealer, clock: Callable[[], float] = time.monotonic) -> None:
         self._table = table
         self._sealer = sealer
+        self._realm_tenants: ExpiringCache[str, str] = ExpiringCache(self.REALM_CACHE_SECONDS, clock)
 
     def _key(self, tenant_id: str, sk: str = CONNECTION_SK) -> dict[str, str]:
         return {"pk": tenant_pk(tenant_id), "sk": sk}
@@ -90,6 +98,8 @@ class DynamoConnectionStore:
         """The connected tenant of the realm, else the last one that was. Through the Table's client,
         which may be shared by threads (the Table resource itself may not); boto3 still converts the
         values both ways."""
+        if (cached := self._realm_tenants.get(realm_id)) is not None:
+            return cached
         realm_key = realm_gsi_pk(realm_id)
         if not usable_partition_key(realm_key):
             return None
@@ -103,7 +113,7 @@ class DynamoConnectionStore:
         items: list[dict[str, Any]] = response.get("Items", [])
         connected = [i for i in items if i.get("status") == ConnectionStatus.CONNECTED]
         chosen = (connected or items)[:1]
-        return str(chosen[0]["tenant_id"]) if chosen else None
+        return self._realm_tenants.put(realm_id, str(chosen[0]["tenant_id"])) if chosen else None
 
     def save_connection(self, connection: Connection, tokens: TokenSet) -> Connection:
         values = connection.model_dump(mode="json", exclude={"token_version"})

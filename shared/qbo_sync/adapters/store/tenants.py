@@ -15,6 +15,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 from pydantic import SecretStr
 
+from qbo_sync.adapters.store.expiring import ExpiringCache
 from qbo_sync.adapters.store.keys import GSI1, tenant_pk, usable_partition_key
 from qbo_sync.domain.taxes import CatalogCode, SeenTaxes, TaxCatalog
 from qbo_sync.domain.tenant import Tenant, TenantSettings, TriggerPolicy
@@ -36,24 +37,20 @@ class DynamoTenantStore:
     def __init__(self, table: Table, sealer: KmsSealer, clock: Callable[[], float] = time.monotonic) -> None:
         self._table = table
         self._sealer = sealer
-        self._clock = clock
-        self._cache: dict[str, tuple[float, Tenant]] = {}
+        self._cache: ExpiringCache[str, Tenant] = ExpiringCache(self.CACHE_SECONDS, clock)
 
     def get_tenant(self, tenant_id: str) -> Tenant | None:
-        cached = self._cache.get(tenant_id)
-        if cached is not None and cached[0] > self._clock():
-            return cached[1]
+        if (cached := self._cache.get(tenant_id)) is not None:
+            return cached
         if not usable_partition_key(tenant_pk(tenant_id)):
             return None
         item = self._table.get_item(Key={"pk": tenant_pk(tenant_id), "sk": "TENANT"}).get("Item")
         if not item:
             return None
-        tenant = self._tenant_from_item(item)
-        self._cache[tenant_id] = (self._clock() + self.CACHE_SECONDS, tenant)
-        return tenant
+        return self._cache.put(tenant_id, self._tenant_from_item(item))
 
     def save_tenant(self, tenant: Tenant) -> None:
-        self._cache.pop(tenant.tenant_id, None)
+        self._cache.discard(tenant.tenant_id)
         context = {"tenant_id": tenant.tenant_id}
         self._table.put_item(
             Item={
