@@ -47,6 +47,7 @@ $(VENV_SAM)/.stamp: requirements-sam.txt
 lint: $(VENV)/.stamp
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 typecheck: $(VENV)/.stamp
 	$(VENV)/bin/mypy --strict shared functions cli

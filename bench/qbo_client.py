@@ -31,7 +31,6 @@ from local.qbo_sandbox import QboSandbox
 from qbo_sync.adapters import aws
 from qbo_sync.adapters.crypto import KmsSealer
 from qbo_sync.adapters.http import shared_session
-from qbo_sync.adapters.qbo import realm_tokens
 from qbo_sync.adapters.qbo.client import QboClient
 from qbo_sync.adapters.store.connections import DynamoConnectionStore
 from qbo_sync.adapters.store.rate_limit import DynamoRequestBudget
@@ -40,6 +39,7 @@ from qbo_sync.domain.connection import Connection, ConnectionStatus, TokenSet
 from qbo_sync.domain.qbo import Customer
 from qbo_sync.observability import logger
 from qbo_sync.ports.tokens import RequestBudget
+from qbo_sync.wiring import realm_tokens
 
 READS = 300
 THREADS = 8

@@ -40,8 +40,9 @@ from qbo_sync.domain.commands import InvoiceCommand
 from qbo_sync.domain.onedesk import Invoice
 from qbo_sync.domain.tenant import TriggerPolicy
 from qbo_sync.ports.onedesk import OneDeskError, OneDeskPort
+from qbo_sync.ports.queues import CommandQueue
 from qbo_sync.ports.store import TenantStore
-from qbo_sync.usecases.ingress import ENQUEUE_BATCH, CommandQueue, command_for, latest_changes
+from qbo_sync.usecases.ingress import ENQUEUE_BATCH, command_for, latest_changes
 from qbo_sync.usecases.invoice_commands import blocked_reason
 
 BACKFILL_POLICY = TriggerPolicy(copy_when_opened=True, send_when_marked_sent=False)

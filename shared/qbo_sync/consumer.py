@@ -10,8 +10,8 @@ minute by progress, instead of by the queue's full visibility timeout.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.batch import (
     ExceptionInfo,
@@ -26,17 +26,12 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from qbo_sync import deadline, wiring
 from qbo_sync.entrypoints import reject
 from qbo_sync.observability import logger, metrics
+from qbo_sync.ports.queues import MessageVisibility
 from qbo_sync.retries import Failure, classify, retry_delay
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
     from aws_lambda_powertools.utilities.typing import LambdaContext
-
-
-class MessageVisibility(Protocol):
-    def return_after(self, delays: Sequence[tuple[str, int]]) -> list[str]:
-        """(receipt handle, seconds) pairs; returns why SQS refused any of them."""
-        ...
 
 
 class RecordDeferred(Exception):

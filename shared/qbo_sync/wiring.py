@@ -20,10 +20,11 @@ if TYPE_CHECKING:
 
     from qbo_sync.adapters.crypto import KmsSealer
     from qbo_sync.adapters.onedesk.plans import CachedAccountPlans
+    from qbo_sync.adapters.qbo.client import QboClient
     from qbo_sync.adapters.queues.sqs import (
         DeadLetters,
-        DeliveryQueue,
         InvoiceCommandQueue,
+        InvoiceDeliveryQueue,
         QboChangeQueue,
         SqsFifoQueue,
         SqsVisibility,
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from qbo_sync.usecases.invoice_commands import CommandPorts
     from qbo_sync.usecases.payments import ChangePorts
     from qbo_sync.usecases.send_invoice import DeliveryPorts
+    from qbo_sync.usecases.tokens import RealmTokens
 
 
 def utc_now() -> datetime:
@@ -124,10 +126,10 @@ def invoice_command_queue() -> InvoiceCommandQueue:
 
 
 @lru_cache(maxsize=1)
-def delivery_queue() -> DeliveryQueue:
-    from qbo_sync.adapters.queues.sqs import DeliveryQueue
+def delivery_queue() -> InvoiceDeliveryQueue:
+    from qbo_sync.adapters.queues.sqs import InvoiceDeliveryQueue
 
-    return DeliveryQueue(_queue("invoice_deliveries_queue_url"))
+    return InvoiceDeliveryQueue(_queue("invoice_deliveries_queue_url"))
 
 
 @lru_cache(maxsize=1)
@@ -173,9 +175,52 @@ def account_plans() -> CachedAccountPlans:
 
 
 def qbo_for(tenant_id: str, realm_id: str) -> QboPort:
-    from qbo_sync.adapters.qbo import qbo_client_for
-
     return qbo_client_for(tenant_id, realm_id, settings())
+
+
+# A realm budget's lease must outlast the request it guards (see DynamoRequestBudget).
+_LEASE_MARGIN_SECONDS = 5.0
+
+
+def qbo_client_for(tenant_id: str, realm_id: str, config: Settings) -> QboClient:
+    """A client for ``realm_id`` on ``tenant_id``'s connection, limited by the realm's shared budget."""
+    from qbo_sync.adapters.aws import dynamodb_table
+    from qbo_sync.adapters.http import shared_session
+    from qbo_sync.adapters.qbo.client import QboClient
+    from qbo_sync.adapters.store.rate_limit import DynamoRequestBudget
+
+    budget = DynamoRequestBudget(
+        dynamodb_table(config.require("app_table_name")),
+        realm_id,
+        config.qbo_max_in_flight,
+        config.qbo_max_per_minute,
+        window_seconds=config.qbo_rate_window_seconds,
+        lease_seconds=config.qbo_request_timeout_seconds + _LEASE_MARGIN_SECONDS,
+        max_wait_seconds=config.qbo_budget_wait_seconds,
+    )
+    return QboClient(
+        realm_id,
+        config.qbo_api_base_url,
+        realm_tokens(tenant_id, config),
+        budget,
+        shared_session(),
+        minor_version=config.qbo_minor_version,
+        timeout_seconds=config.qbo_request_timeout_seconds,
+    )
+
+
+@lru_cache(maxsize=64)
+def realm_tokens(tenant_id: str, config: Settings) -> RealmTokens:
+    """One per tenant per process, so a warm Lambda reuses the decrypted token across invocations; the
+    Intuit client is built at each refresh from the secret (cached five minutes), never pinned here."""
+    from qbo_sync.adapters.aws import dynamodb_table, kms_client
+    from qbo_sync.adapters.crypto import KmsSealer
+    from qbo_sync.adapters.store.connections import DynamoConnectionStore
+    from qbo_sync.usecases.tokens import RealmTokens
+
+    table = dynamodb_table(config.require("app_table_name"))
+    store = DynamoConnectionStore(table, KmsSealer(config.require("kms_key_id"), kms_client()))
+    return RealmTokens(tenant_id, store, lambda: intuit_oauth_for(config))
 
 
 @lru_cache(maxsize=1)
@@ -193,11 +238,14 @@ def pending_connections() -> DynamoPendingConnections:
 
 
 def intuit_oauth() -> OAuthPort:
+    return intuit_oauth_for(settings())
+
+
+def intuit_oauth_for(config: Settings) -> OAuthPort:
     """Not cached here: ``load_intuit_app`` caches the secret for 5 minutes, so a rotation is picked up."""
     from qbo_sync.adapters.http import shared_session
     from qbo_sync.adapters.qbo.oauth import IntuitOAuth, load_intuit_app
 
-    config = settings()
     app = load_intuit_app(config)
     return IntuitOAuth(
         app.client_id,

@@ -53,9 +53,9 @@ from qbo_sync.observability import logger
 from qbo_sync.ports.connect import OAuthStates, PendingConnection, PendingConnections
 from qbo_sync.ports.onedesk import OneDeskError, OneDeskPort
 from qbo_sync.ports.qbo import QboError, QboPort, eq
+from qbo_sync.ports.queues import CommandQueue
 from qbo_sync.ports.store import AuditLog, InvoiceConflict, MappingStore, ParkedWork, TenantStore
 from qbo_sync.ports.tokens import ConnectionStore, NeedsReconnect, OAuthError, OAuthPort, OAuthUnavailable
-from qbo_sync.usecases.ingress import CommandQueue
 from qbo_sync.usecases.invoice_commands import blocked_reason
 from qbo_sync.usecases.invoice_taxes import read_tax_codes
 

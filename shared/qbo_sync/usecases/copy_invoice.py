@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Literal
 
 from qbo_sync.domain import qbo
 from qbo_sync.domain.audit import AuditRecord, Outcome
@@ -62,6 +62,7 @@ from qbo_sync.ports.qbo import (
     in_,
     like,
 )
+from qbo_sync.ports.queues import DeliveryQueue
 from qbo_sync.ports.store import (
     AuditLog,
     InvoiceConflict,
@@ -88,10 +89,6 @@ _BATCH_MAX = 30
 type MessageLevel = Literal["info", "warning", "error"]
 # How a copy left the QBO invoice: written now, unchanged (nothing to write), or checked and up to date.
 type WriteOutcome = Literal["changed", "unchanged", "up-to-date"]
-
-
-class DeliveryQueue(Protocol):
-    def enqueue(self, delivery: DeliveryCommand) -> None: ...
 
 
 @dataclass(frozen=True)

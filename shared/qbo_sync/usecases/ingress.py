@@ -3,10 +3,10 @@ outgoing webhooks) and explicit, signed "Copy"/"Send" requests."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, Protocol
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,6 +15,7 @@ from qbo_sync.domain.onedesk import Invoice, InvoiceStatus
 from qbo_sync.domain.signing import REPLAY_MEMORY, verify
 from qbo_sync.domain.tenant import Tenant, TriggerPolicy
 from qbo_sync.ports.onedesk import OneDeskPort
+from qbo_sync.ports.queues import CommandQueue
 from qbo_sync.ports.store import RequestLog, TenantStore
 from qbo_sync.ports.tokens import ConnectionStore
 from qbo_sync.usecases.invoice_commands import blocked_reason
@@ -24,12 +25,6 @@ WATERMARK = "onedesk-invoices"
 POLL_OVERLAP = timedelta(minutes=5)
 FIRST_POLL_LOOKBACK = timedelta(days=1)
 ENQUEUE_BATCH = 10  # SQS SendMessageBatch's limit
-
-
-class CommandQueue(Protocol):
-    def enqueue(self, command: InvoiceCommand) -> None: ...
-
-    def enqueue_many(self, commands: Sequence[InvoiceCommand]) -> None: ...
 
 
 def command_for(

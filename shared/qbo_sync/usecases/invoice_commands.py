@@ -19,13 +19,13 @@ from qbo_sync.domain.onedesk import Plan, SyncMessage
 from qbo_sync.domain.tenant import Tenant, TenantSettings
 from qbo_sync.ports.onedesk import OneDeskAuthError, OneDeskNotFound, OneDeskPort
 from qbo_sync.ports.qbo import QboAuthError, QboPort
+from qbo_sync.ports.queues import DeliveryQueue
 from qbo_sync.ports.store import AuditLog, MappingStore, ParkedWork, TenantStore
 from qbo_sync.ports.tokens import ConnectionStore, NeedsReconnect
 from qbo_sync.usecases.copy_invoice import (
     CopyContext,
     CopyPorts,
     CopyResult,
-    DeliveryQueue,
     copy_invoice,
     tell_unless_shown,
 )

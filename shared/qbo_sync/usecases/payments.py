@@ -4,10 +4,9 @@ change rewrites the absolute payment state of the mapped OneDesk invoices it tou
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Protocol
 
 from qbo_sync.domain import qbo
 from qbo_sync.domain.audit import AuditRecord, Outcome
@@ -26,12 +25,9 @@ from qbo_sync.domain.tenant import Tenant
 from qbo_sync.domain.webhooks import parse_notifications
 from qbo_sync.ports.onedesk import OneDeskNotFound, OneDeskPort
 from qbo_sync.ports.qbo import QboNotFound, QboPort
+from qbo_sync.ports.queues import ChangeQueue
 from qbo_sync.ports.store import AuditLog, InvoiceLink, MappingStore, QboGone, TenantStore
 from qbo_sync.ports.tokens import ConnectionStore
-
-
-class ChangeQueue(Protocol):
-    def enqueue_many(self, changes: Sequence[QboChange]) -> None: ...
 
 
 # ------------------------------------------------------------------------------------------ webhook

@@ -43,14 +43,16 @@ class RealmTokens:
         self,
         tenant_id: str,
         store: ConnectionStore,
-        oauth: OAuthPort,
+        oauth: Callable[[], OAuthPort],
         clock: Callable[[], datetime] = _utc_now,
         *,
         lease_seconds: float = 15.0,
         wait_seconds: float = 20.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        """``lease_seconds`` must outlast one token call (the OAuth timeout) plus the store write."""
+        """``oauth`` is asked for the Intuit client at each refresh, so a rotated client secret is picked up
+        without a cold start. ``lease_seconds`` must outlast one token call (the OAuth timeout) plus the
+        store write."""
         self._tenant_id = tenant_id
         self._store = store
         self._oauth = oauth
@@ -102,7 +104,7 @@ class RealmTokens:
         if good(tokens):
             return tokens.access_token
         try:
-            fresh = self._oauth.refresh(tokens.refresh_token)
+            fresh = self._oauth().refresh(tokens.refresh_token)
         except InvalidGrant as exc:
             if self._replaced_meanwhile(connection):  # we lost a race, not the grant
                 return None

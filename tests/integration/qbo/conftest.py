@@ -31,13 +31,13 @@ from local.qbo_sandbox import QboSandbox
 from qbo_sync.adapters import aws
 from qbo_sync.adapters.crypto import KmsSealer
 from qbo_sync.adapters.http import shared_session
-from qbo_sync.adapters.qbo import realm_tokens
 from qbo_sync.adapters.qbo.oauth import IntuitOAuth, load_intuit_app
 from qbo_sync.adapters.store.connections import DynamoConnectionStore
 from qbo_sync.config import Settings, get_settings
 from qbo_sync.domain.connection import Connection, ConnectionStatus, TokenSet
 from qbo_sync.observability import logger
 from qbo_sync.usecases.tokens import RealmTokens
+from qbo_sync.wiring import realm_tokens
 
 US_REALM = "9130350000000001"
 CA_REALM = "9130350000000002"
@@ -206,7 +206,7 @@ class Stack:
         """A token source of its own, as a separate Lambda would have (no in-process sharing)."""
         table = aws.dynamodb_table(self.settings.require("app_table_name"))
         store = DynamoConnectionStore(table, KmsSealer(self.settings.require("kms_key_id"), aws.kms_client()))
-        return RealmTokens(tenant_id, store, self.oauth())
+        return RealmTokens(tenant_id, store, self.oauth)
 
     def oauth(self) -> IntuitOAuth:
         app = load_intuit_app(self.settings)

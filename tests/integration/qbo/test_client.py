@@ -13,7 +13,6 @@ import requests
 from qbo_sync.adapters.aws import dynamodb_table
 from qbo_sync.adapters.http import shared_session
 from qbo_sync.adapters.qbo import client as client_module
-from qbo_sync.adapters.qbo import qbo_client_for, realm_tokens
 from qbo_sync.adapters.qbo.client import QboClient
 from qbo_sync.adapters.store.rate_limit import DynamoRequestBudget
 from qbo_sync.domain.qbo import (
@@ -39,6 +38,7 @@ from qbo_sync.ports.qbo import (
     eq,
     in_,
 )
+from qbo_sync.wiring import qbo_client_for, realm_tokens
 
 from .conftest import US_REALM, Stack
 

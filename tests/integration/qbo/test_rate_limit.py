@@ -20,11 +20,11 @@ from boto3.dynamodb.types import TypeSerializer
 
 from local.budget_calls import BudgetCalls, counting_budget_calls
 from qbo_sync.adapters.aws import dynamodb_table
-from qbo_sync.adapters.qbo import qbo_client_for
 from qbo_sync.adapters.store.rate_limit import BUDGET_SK, MICRO, BucketShape, DynamoRequestBudget
 from qbo_sync.config import Settings, get_settings
 from qbo_sync.domain.qbo import Customer
 from qbo_sync.ports.qbo import QboThrottled
+from qbo_sync.wiring import qbo_client_for
 
 from .conftest import US_REALM, Stack, build_stack
 from .workers import read_concurrently

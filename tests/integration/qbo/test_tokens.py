@@ -12,7 +12,6 @@ from pydantic import SecretStr
 
 from qbo_sync.adapters.aws import dynamodb_table
 from qbo_sync.adapters.http import shared_session
-from qbo_sync.adapters.qbo import qbo_client_for
 from qbo_sync.adapters.qbo.client import QboClient
 from qbo_sync.adapters.qbo.oauth import IntuitOAuth
 from qbo_sync.adapters.store.rate_limit import DynamoRequestBudget
@@ -20,6 +19,7 @@ from qbo_sync.domain.connection import Connection, ConnectionStatus, TokenSet
 from qbo_sync.domain.qbo import Customer
 from qbo_sync.ports.qbo import QboAuthError, QboError
 from qbo_sync.ports.tokens import NeedsReconnect, OAuthError
+from qbo_sync.wiring import qbo_client_for
 
 from .conftest import CA_REALM, CLIENT_SECRET, US_REALM, VERIFIER_TOKEN, LogCapture, Stack, build_stack
 from .workers import call_qbo_at_once

@@ -8,10 +8,10 @@ from multiprocessing.synchronize import Barrier
 
 from local.budget_calls import BudgetCalls, counting_budget_calls
 from qbo_sync.adapters.aws import dynamodb_table
-from qbo_sync.adapters.qbo import qbo_client_for
 from qbo_sync.adapters.qbo.client import QboClient
 from qbo_sync.config import get_settings
 from qbo_sync.domain.qbo import Customer
+from qbo_sync.wiring import qbo_client_for
 
 
 def call_qbo_at_once(

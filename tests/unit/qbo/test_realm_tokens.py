@@ -79,7 +79,7 @@ class FakeOAuth:
 
 
 def realm_tokens(store: MemoryStore, oauth: FakeOAuth, **kwargs: object) -> RealmTokens:
-    return RealmTokens("t1", store, oauth, clock=lambda: NOW, **kwargs)  # type: ignore[arg-type]
+    return RealmTokens("t1", store, lambda: oauth, clock=lambda: NOW, **kwargs)  # type: ignore[arg-type]
 
 
 def test_valid_token_is_used_and_cached() -> None:

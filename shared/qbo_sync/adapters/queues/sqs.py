@@ -148,7 +148,7 @@ class InvoiceCommandQueue:
         )
 
 
-class DeliveryQueue:
+class InvoiceDeliveryQueue:
     def __init__(self, queue: SqsFifoQueue) -> None:
         self._queue = queue
 
