@@ -336,7 +336,7 @@ def _order_key(field: str) -> Callable[[dict[str, Any]], tuple[int, Decimal, str
     return lambda obj: _sort_key(field_value(obj, field))
 
 
-# Properties QBO documents as filterable (QBO-FACTS §4), beyond those any stored object carries.
+# Properties QBO documents as filterable (qbo-facts §4), beyond those any stored object carries.
 _DOCUMENTED_FIELDS = frozenset(
     {
         "Id",

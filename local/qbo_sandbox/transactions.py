@@ -51,7 +51,7 @@ SALES_PRESERVED = ("DeliveryInfo",)
 # Kept from the stored version when an update leaves them out (a full update would otherwise
 # re-number the invoice or move it to today).
 SALES_STICKY = ("DocNumber", "TxnDate", "DueDate")
-# DocNumber is not blankable: QBO stores an explicit "" as an empty number (QBO-FACTS §13.6), it does
+# DocNumber is not blankable: QBO stores an explicit "" as an empty number (qbo-facts §13.6), it does
 # not auto-number it; only an omitted DocNumber is auto-numbered.
 BLANKABLE = ("TxnDate", "DueDate", "ShipDate", "TrackingNum", "PrivateNote", "InvoiceLink")
 GLOBAL_TAX_CALCULATIONS = ("TaxExcluded", "TaxInclusive", "NotApplicable")

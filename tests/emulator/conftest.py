@@ -1,6 +1,7 @@
 """Fixtures and helpers for the QBO sandbox emulator fidelity suite.
 
-The tests judge `local.qbo_sandbox` against docs/qbo-sandbox-spec.md and ../shared/docs/QBO-FACTS.md.
+The tests judge `local.qbo_sandbox` against docs/qbo-sandbox-spec.md and docs/qbo-facts.md
+(cited as qbo-facts §N).
 Money is always compared as Decimal: responses are parsed with `json.loads(text, parse_float=Decimal)`.
 """
 
@@ -31,7 +32,7 @@ TIMEOUT = 30
 
 JsonObj = dict[str, Any]
 
-# Offset timestamp as QBO writes them, e.g. 2015-07-24T10:33:39-07:00 (QBO-FACTS §1 envelope).
+# Offset timestamp as QBO writes them, e.g. 2015-07-24T10:33:39-07:00 (qbo-facts §1 envelope).
 OFFSET_TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?[+-]\d{2}:\d{2}$")
 
 _DEC_MARK = re.compile(r'"__dec__(-?[0-9.]+)__"')

@@ -1,4 +1,4 @@
-"""Data-API authentication/authorisation and the intuit_tid header (QBO-FACTS §1, §5, §11)."""
+"""Data-API authentication/authorisation and the intuit_tid header (qbo-facts §1, §5, §11)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from .conftest import (
 
 
 def assert_401(resp: requests.Response) -> None:
-    """QBO-FACTS §5 gateway auth fault: 401, lower-case `fault` body with error[].code "3200",
+    """qbo-facts §5 gateway auth fault: 401, lower-case `fault` body with error[].code "3200",
     www-authenticate Bearer realm="Intuit", error="invalid_token"."""
     assert resp.status_code == 401, resp.text
     body = loads(resp)
@@ -31,17 +31,17 @@ def assert_401(resp: requests.Response) -> None:
 
 
 def test_missing_token_is_401(base_url: str) -> None:
-    """QBO-FACTS §1 headers (Authorization required) + §5: no token ⇒ 401 lower-case fault 3200."""
+    """qbo-facts §1 headers (Authorization required) + §5: no token ⇒ 401 lower-case fault 3200."""
     assert_401(Api(base_url, US_REALM, None).get(f"companyinfo/{US_REALM}"))
 
 
 def test_unknown_token_is_401(base_url: str) -> None:
-    """QBO-FACTS §5/§11: an access token the server never issued ⇒ 401 3200."""
+    """qbo-facts §5/§11: an access token the server never issued ⇒ 401 3200."""
     assert_401(Api(base_url, US_REALM, "eyJ-not-a-real-token").get(f"companyinfo/{US_REALM}"))
 
 
 def test_expired_token_via_control_is_401(us: Api, ctl: Control) -> None:
-    """QBO-FACTS §11 (expired access token ⇒ 401 3200) via POST /_sandbox/tokens/expire."""
+    """qbo-facts §11 (expired access token ⇒ 401 3200) via POST /_sandbox/tokens/expire."""
     assert us.get(f"companyinfo/{US_REALM}").status_code == 200
     ctl.ok("POST", "/_sandbox/tokens/expire", {"realmId": US_REALM})
     assert_401(us.get(f"companyinfo/{US_REALM}"))
@@ -49,7 +49,7 @@ def test_expired_token_via_control_is_401(us: Api, ctl: Control) -> None:
 
 
 def test_token_expires_after_one_hour_of_emulator_clock(us: Api, ctl: Control) -> None:
-    """QBO-FACTS §11 lifetimes: access token valid 3600 s (emulator clock)."""
+    """qbo-facts §11 lifetimes: access token valid 3600 s (emulator clock)."""
     ctl.clock(advance_seconds=3500)
     assert us.get(f"companyinfo/{US_REALM}").status_code == 200
     ctl.clock(advance_seconds=200)
@@ -64,7 +64,7 @@ def test_expire_is_per_realm(us: Api, ca: Api, ctl: Control) -> None:
 
 
 def test_revoked_token_is_401(base_url: str, ctl: Control) -> None:
-    """QBO-FACTS §11 revoke: POST /v2/oauth2/tokens/revoke {"token": refresh} with Basic auth ⇒ 200 and
+    """qbo-facts §11 revoke: POST /v2/oauth2/tokens/revoke {"token": refresh} with Basic auth ⇒ 200 and
     the grant's access tokens stop working (401 3200)."""
     pair = ctl.token(US_REALM)
     api = Api(base_url, US_REALM, pair["access_token"])
@@ -81,7 +81,7 @@ def test_revoked_token_is_401(base_url: str, ctl: Control) -> None:
 
 
 def test_token_for_other_realm_is_403_3100(base_url: str, ctl: Control) -> None:
-    """QBO-FACTS §1/§5: a token not authorised for the realm in the path ⇒ 403, fault code 3100
+    """qbo-facts §1/§5: a token not authorised for the realm in the path ⇒ 403, fault code 3100
     ApplicationAuthorizationFailed."""
     ca_token = ctl.token(CA_REALM)["access_token"]
     resp = Api(base_url, US_REALM, ca_token).get(f"companyinfo/{US_REALM}")
@@ -94,7 +94,7 @@ def test_token_for_other_realm_is_403_3100(base_url: str, ctl: Control) -> None:
 
 
 def test_token_response_shape(ctl: Control) -> None:
-    """QBO-FACTS §11 token response: token_type bearer, expires_in 3600, x_refresh_token_expires_in
+    """qbo-facts §11 token response: token_type bearer, expires_in 3600, x_refresh_token_expires_in
     8726400, opaque access/refresh tokens."""
     pair = ctl.token(US_REALM)
     assert pair["token_type"].lower() == "bearer"
@@ -106,7 +106,7 @@ def test_token_response_shape(ctl: Control) -> None:
 
 
 def test_intuit_tid_on_every_data_response(base_url: str, us: Api, ctl: Control) -> None:
-    """QBO-FACTS §1 headers: every response carries `intuit_tid` (200, 400, 401, 403, query, 429-free
+    """qbo-facts §1 headers: every response carries `intuit_tid` (200, 400, 401, 403, query, 429-free
     paths); ids differ per request."""
     responses = [
         us.get(f"companyinfo/{US_REALM}"),
@@ -124,7 +124,7 @@ def test_intuit_tid_on_every_data_response(base_url: str, us: Api, ctl: Control)
 
 
 def test_intuit_tid_on_throttled_response(us: Api, ctl: Control) -> None:
-    """QBO-FACTS §1 headers + §6: even a 429 carries intuit_tid."""
+    """qbo-facts §1 headers + §6: even a 429 carries intuit_tid."""
     ctl.ok("PUT", "/_sandbox/limits", {"max_in_flight": 10, "max_per_minute": 1, "window_seconds": 60})
     assert us.get(f"companyinfo/{US_REALM}").status_code == 200
     resp = us.get(f"companyinfo/{US_REALM}")

@@ -1,4 +1,4 @@
-"""Change data capture and batch (QBO-FACTS §1, §5, §9)."""
+"""Change data capture and batch (qbo-facts §1, §5, §9)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def changed(body: JsonObj, entity: str) -> list[JsonObj]:
 
 
 def test_cdc_shape(us: Api, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §9: {"CDCResponse":[{"QueryResponse":[{"Invoice":[...]...},{"Customer":[...]}]}],"time"}
+    """qbo-facts §9: {"CDCResponse":[{"QueryResponse":[{"Invoice":[...]...},{"Customer":[...]}]}],"time"}
     — one QueryResponse object per requested entity, full entity payloads."""
     since = server_now(us) - timedelta(seconds=30)
     inv = us.invoice(us_ids["amy"], [sales_line("64.00", us_ids["hours"])])
@@ -45,7 +45,7 @@ def test_cdc_shape(us: Api, us_ids: dict[str, str]) -> None:
 
 
 def test_cdc_entity_without_changes_is_empty_object(us: Api, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §9: an entity with no changes contributes an empty {} QueryResponse."""
+    """qbo-facts §9: an entity with no changes contributes an empty {} QueryResponse."""
     since = server_now(us) - timedelta(seconds=30)
     us.invoice(us_ids["amy"], [sales_line("1.00", us_ids["hours"])])
     groups = cdc(us, "Invoice,Payment", since)["CDCResponse"][0]["QueryResponse"]
@@ -55,7 +55,7 @@ def test_cdc_entity_without_changes_is_empty_object(us: Api, us_ids: dict[str, s
 
 
 def test_cdc_returns_latest_version_and_respects_since(us: Api, ctl: Control, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §9: changes since `changedSince` only, as full current payloads (an updated invoice comes
+    """qbo-facts §9: changes since `changedSince` only, as full current payloads (an updated invoice comes
     back with its new SyncToken; an untouched older one is absent)."""
     old = us.invoice(us_ids["amy"], [sales_line("5.00", us_ids["hours"])])
     touched = us.invoice(us_ids["amy"], [sales_line("6.00", us_ids["hours"])])
@@ -71,7 +71,7 @@ def test_cdc_returns_latest_version_and_respects_since(us: Api, ctl: Control, us
 
 
 def test_cdc_older_than_30_days_is_400(us: Api) -> None:
-    """QBO-FACTS §9: look-back max 30 days ⇒ 31 days ago ⇒ 400 Fault; 29 days ago is fine."""
+    """qbo-facts §9: look-back max 30 days ⇒ 31 days ago ⇒ 400 Fault; 29 days ago is fine."""
     now = server_now(us)
     resp = us.get("cdc", entities="Invoice", changedSince=(now - timedelta(days=31)).isoformat())
     assert resp.status_code == 400, resp.text
@@ -81,14 +81,14 @@ def test_cdc_older_than_30_days_is_400(us: Api) -> None:
 
 
 def test_cdc_requires_changed_since(us: Api) -> None:
-    """QBO-FACTS §9 / spec: changedSince is required ⇒ 400 without it."""
+    """qbo-facts §9 / spec: changedSince is required ⇒ 400 without it."""
     resp = us.get("cdc", entities="Invoice")
     assert resp.status_code == 400
     assert "Fault" in loads(resp)
 
 
 def test_cdc_accepts_plain_date(us: Api, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §9: changedSince may be an ISO date (or datetime with offset)."""
+    """qbo-facts §9: changedSince may be an ISO date (or datetime with offset)."""
     inv = us.invoice(us_ids["amy"], [sales_line("2.00", us_ids["hours"])])
     yesterday = (server_now(us) - timedelta(days=1)).date().isoformat()
     assert inv["Id"] in {i["Id"] for i in changed(cdc(us, "Invoice", yesterday), "Invoice")}
@@ -99,7 +99,7 @@ def batch_items(resp_body: JsonObj) -> dict[str, JsonObj]:
 
 
 def test_batch_with_per_item_fault_in_200(us: Api, ctl: Control) -> None:
-    """QBO-FACTS §1 batch + §5 (HTTP 200 can carry per-item Faults): create ok, duplicate name ⇒ item Fault
+    """qbo-facts §1 batch + §5 (HTTP 200 can carry per-item Faults): create ok, duplicate name ⇒ item Fault
     6240, query item ⇒ QueryResponse; all in one 200 keyed by bId."""
     body = {
         "BatchItemRequest": [
@@ -124,7 +124,7 @@ def test_batch_with_per_item_fault_in_200(us: Api, ctl: Control) -> None:
 
 
 def test_batch_update_and_delete(us: Api, ctl: Control, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §1 batch: update (sparse) and delete items; a stale SyncToken item faults with 5010."""
+    """qbo-facts §1 batch: update (sparse) and delete items; a stale SyncToken item faults with 5010."""
     a = us.invoice(us_ids["amy"], [sales_line("10.00", us_ids["hours"])])
     b = us.invoice(us_ids["amy"], [sales_line("20.00", us_ids["hours"])])
     body = {
@@ -154,7 +154,7 @@ def test_batch_update_and_delete(us: Api, ctl: Control, us_ids: dict[str, str]) 
 
 
 def test_cdc_over_1000_objects_is_400(us: Api, ctl: Control) -> None:
-    """QBO-FACTS §9: a CDC response holds at most 1000 objects ⇒ more ⇒ 400 asking for a shorter window."""
+    """qbo-facts §9: a CDC response holds at most 1000 objects ⇒ more ⇒ 400 asking for a shorter window."""
     ctl.ok("PUT", "/_sandbox/limits", {"max_in_flight": 10, "max_per_minute": 100000, "window_seconds": 60})
     since = server_now(us) - timedelta(seconds=30)
     for start in range(0, 1001, 30):
@@ -171,7 +171,7 @@ def test_cdc_over_1000_objects_is_400(us: Api, ctl: Control) -> None:
 
 
 def test_cdc_not_supported_for_taxcode(us: Api) -> None:
-    """QBO-FACTS §2 TaxCode/§9: TaxCode and TaxRate are not available via CDC ⇒ 400 Fault."""
+    """qbo-facts §2 TaxCode/§9: TaxCode and TaxRate are not available via CDC ⇒ 400 Fault."""
     since = (server_now(us) - timedelta(days=1)).isoformat()
     resp = us.get("cdc", entities="TaxCode", changedSince=since)
     assert resp.status_code == 400, resp.text

@@ -1,4 +1,4 @@
-"""The control API's seeded companies and reset (spec "Seeded state", QBO-FACTS §12 sandbox companies)."""
+"""The control API's seeded companies and reset (spec "Seeded state", qbo-facts §12 sandbox companies)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ def companies(ctl: Control) -> list[JsonObj]:
 
 
 def test_seeded_companies(ctl: Control) -> None:
-    """Spec seed (QBO-FACTS §12: a US and a CA sandbox company with different tax models)."""
+    """Spec seed (qbo-facts §12: a US and a CA sandbox company with different tax models)."""
     by_realm = {c["realmId"]: c for c in companies(ctl)}
     assert by_realm[US_REALM]["name"] == "Sandbox Company US"
     assert by_realm[US_REALM]["country"] == "US"
@@ -20,7 +20,7 @@ def test_seeded_companies(ctl: Control) -> None:
 
 
 def test_new_company_is_seeded_and_usable(base_url: str, ctl: Control) -> None:
-    """Spec POST /_sandbox/companies (QBO-FACTS §2 CustomTxnNumbers): a new CA company with
+    """Spec POST /_sandbox/companies (qbo-facts §2 CustomTxnNumbers): a new CA company with
     custom_txn_numbers true has the seed (customers, items, tax codes) and leaves DocNumber absent."""
     created = ctl.ok(
         "POST", "/_sandbox/companies", {"name": "Extra CA", "country": "CA", "custom_txn_numbers": True}
@@ -51,7 +51,7 @@ def test_reset_restores_seed(us: Api, ctl: Control) -> None:
 def test_entities_endpoint_includes_inactive_and_voided(
     us: Api, ctl: Control, us_ids: dict[str, str]
 ) -> None:
-    """Spec GET /_sandbox/entities (QBO-FACTS §3 void keeps the invoice, §2 inactive name lists)."""
+    """Spec GET /_sandbox/entities (qbo-facts §3 void keeps the invoice, §2 inactive name lists)."""
     inv = us.invoice(us_ids["amy"], [sales_line("10.00", us_ids["hours"])])
     us.post("invoice", {"Id": inv["Id"], "SyncToken": "0"}, operation="void")
     assert ctl.entity(US_REALM, "Invoice", inv["Id"])["Balance"] == 0

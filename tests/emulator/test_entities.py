@@ -1,4 +1,4 @@
-"""Server-computed fields, envelopes and write semantics (QBO-FACTS §1, §2, §3)."""
+"""Server-computed fields, envelopes and write semantics (qbo-facts §1, §2, §3)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from .conftest import (
 
 
 def test_create_customer_envelope_and_server_fields(us: Api) -> None:
-    """QBO-FACTS §1 envelope / §3 create: string Id, SyncToken "0", domain QBO, sparse false,
+    """qbo-facts §1 envelope / §3 create: string Id, SyncToken "0", domain QBO, sparse false,
     MetaData offset timestamps and a top-level offset `time`."""
     resp = us.post("customer", {"DisplayName": "Envelope Test"})
     assert resp.status_code == 200, resp.text
@@ -40,7 +40,7 @@ def test_create_customer_envelope_and_server_fields(us: Api) -> None:
 
 
 def test_read_returns_stored_object(us: Api, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §1 path shapes: GET /{entity}/{id} returns the object wrapped under its name."""
+    """qbo-facts §1 path shapes: GET /{entity}/{id} returns the object wrapped under its name."""
     created = us.invoice(us_ids["amy"], [sales_line("10.00", us_ids["hours"])])
     read = us.read("Invoice", created["Id"])
     assert read["Id"] == created["Id"]
@@ -50,14 +50,14 @@ def test_read_returns_stored_object(us: Api, us_ids: dict[str, str]) -> None:
 
 
 def test_ids_are_distinct_strings(us: Api) -> None:
-    """QBO-FACTS §1 envelope: Id is a string and each create gets a new one."""
+    """qbo-facts §1 envelope: Id is a string and each create gets a new one."""
     ids = [us.create("Customer", {"DisplayName": f"Distinct {n}"})["Id"] for n in range(3)]
     assert all(isinstance(i, str) for i in ids)
     assert len(set(ids)) == 3
 
 
 def test_synctoken_increments_on_every_write_including_send(us: Api, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §3: each successful write increments SyncToken ("0","1",...); §8: /send is a write."""
+    """qbo-facts §3: each successful write increments SyncToken ("0","1",...); §8: /send is a write."""
     inv = us.invoice(
         us_ids["amy"], [sales_line("25.00", us_ids["hours"])], BillEmail={"Address": "amy@example.com"}
     )
@@ -80,7 +80,7 @@ def test_synctoken_increments_on_every_write_including_send(us: Api, us_ids: dic
 
 
 def test_metadata_last_updated_moves_with_emulator_clock(us: Api, ctl: Control) -> None:
-    """QBO-FACTS §3 + spec MetaData: LastUpdatedTime follows the emulator clock on update;
+    """qbo-facts §3 + spec MetaData: LastUpdatedTime follows the emulator clock on update;
     CreateTime stays."""
     cust = us.create("Customer", {"DisplayName": "Clocked"})
     ctl.clock(advance_seconds=3600)
@@ -92,7 +92,7 @@ def test_metadata_last_updated_moves_with_emulator_clock(us: Api, ctl: Control) 
 
 
 def test_docnumber_autonumbered_when_custom_txn_numbers_off(ca: Api, ca_ids: dict[str, str]) -> None:
-    """QBO-FACTS §2 Invoice: DocNumber auto-assigned when omitted and CustomTxnNumbers is off (CA realm:
+    """qbo-facts §2 Invoice: DocNumber auto-assigned when omitted and CustomTxnNumbers is off (CA realm:
     1001, 1002, ... per the spec)."""
     line = sales_line("10.00", ca_ids["hours"], tax="3")
     first = ca.invoice(ca_ids["amy"], [line], GlobalTaxCalculation="TaxExcluded")
@@ -102,20 +102,20 @@ def test_docnumber_autonumbered_when_custom_txn_numbers_off(ca: Api, ca_ids: dic
 
 
 def test_docnumber_absent_when_custom_txn_numbers_on(us: Api, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §2/§13.6: with CustomTxnNumbers on (US realm) an omitted DocNumber is not generated."""
+    """qbo-facts §2/§13.6: with CustomTxnNumbers on (US realm) an omitted DocNumber is not generated."""
     inv = us.invoice(us_ids["amy"], [sales_line("10.00", us_ids["hours"])])
     assert "DocNumber" not in inv
 
 
 def test_docnumber_supplied_is_kept(us: Api, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §2 Invoice: a supplied DocNumber (≤ 21 chars) is stored as sent."""
+    """qbo-facts §2 Invoice: a supplied DocNumber (≤ 21 chars) is stored as sent."""
     inv = us.invoice(us_ids["amy"], [sales_line("10.00", us_ids["hours"])], DocNumber="OD-000000000000000021")
     assert inv["DocNumber"] == "OD-000000000000000021"
     assert len(inv["DocNumber"]) == 21
 
 
 def test_docnumber_over_21_chars_is_2050(us: Api, ctl: Control, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §2/§5: DocNumber max 21 chars; longer ⇒ 400 code 2050 "Length exceeds limit"."""
+    """qbo-facts §2/§5: DocNumber max 21 chars; longer ⇒ 400 code 2050 "Length exceeds limit"."""
     before = len(ctl.entities(US_REALM, "Invoice"))
     resp = us.post(
         "invoice",
@@ -130,7 +130,7 @@ def test_docnumber_over_21_chars_is_2050(us: Api, ctl: Control, us_ids: dict[str
 
 
 def test_txndate_defaults_to_emulator_date(us: Api, ctl: Control, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §2: TxnDate defaults to the server date — the emulator clock's date (spec)."""
+    """qbo-facts §2: TxnDate defaults to the server date — the emulator clock's date (spec)."""
     first = us.invoice(us_ids["amy"], [sales_line("10.00", us_ids["hours"])])
     assert first["TxnDate"] == first["MetaData"]["CreateTime"][:10]
     ctl.clock(advance_seconds=2 * 86400)
@@ -141,13 +141,13 @@ def test_txndate_defaults_to_emulator_date(us: Api, ctl: Control, us_ids: dict[s
 
 
 def test_txndate_supplied_is_kept(us: Api, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §2: TxnDate (YYYY-MM-DD) is writable."""
+    """qbo-facts §2: TxnDate (YYYY-MM-DD) is writable."""
     inv = us.invoice(us_ids["amy"], [sales_line("10.00", us_ids["hours"])], TxnDate="2026-01-15")
     assert inv["TxnDate"] == "2026-01-15"
 
 
 def test_subtotal_line_line_ids_and_totals(us: Api, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §2 Invoice: each sales line gets Id and LineNum; a server SubTotalLineDetail line is
+    """qbo-facts §2 Invoice: each sales line gets Id and LineNum; a server SubTotalLineDetail line is
     appended; TotalAmt = Balance = sum of lines on create; EmailStatus NotSet; LinkedTxn []."""
     inv = us.invoice(
         us_ids["amy"],
@@ -169,7 +169,7 @@ def test_subtotal_line_line_ids_and_totals(us: Api, us_ids: dict[str, str]) -> N
 
 
 def test_amounts_are_json_numbers(us: Api, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §1 envelope: amounts are JSON numbers (parsed here as Decimal), Ids/SyncToken strings."""
+    """qbo-facts §1 envelope: amounts are JSON numbers (parsed here as Decimal), Ids/SyncToken strings."""
     resp = us.post(
         "invoice",
         {"CustomerRef": {"value": us_ids["amy"]}, "Line": [sales_line("12.34", us_ids["hours"])]},
@@ -182,7 +182,7 @@ def test_amounts_are_json_numbers(us: Api, us_ids: dict[str, str]) -> None:
 
 
 def test_us_line_without_taxcode_defaults_to_non(us: Api, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §2: US sales lines get TaxCodeRef NON when none is sent; TxnTaxDetail.TotalTax 0."""
+    """qbo-facts §2: US sales lines get TaxCodeRef NON when none is sent; TxnTaxDetail.TotalTax 0."""
     inv = us.invoice(us_ids["amy"], [sales_line("40.00", us_ids["hours"])])
     assert sales_lines(inv)[0]["SalesItemLineDetail"]["TaxCodeRef"]["value"] == "NON"
     assert inv["TxnTaxDetail"]["TotalTax"] == Decimal("0")
@@ -190,7 +190,7 @@ def test_us_line_without_taxcode_defaults_to_non(us: Api, us_ids: dict[str, str]
 
 
 def test_sparse_update_changes_only_given_fields(us: Api) -> None:
-    """QBO-FACTS §3: sparse update (`"sparse": true`) changes only the supplied fields."""
+    """qbo-facts §3: sparse update (`"sparse": true`) changes only the supplied fields."""
     cust = us.create("Customer", {"DisplayName": "Sparse Co", "CompanyName": "Sparse Ltd", "Notes": "n1"})
     upd = us.update(
         "Customer", {"Id": cust["Id"], "SyncToken": cust["SyncToken"], "sparse": True, "Notes": "n2"}
@@ -202,7 +202,7 @@ def test_sparse_update_changes_only_given_fields(us: Api) -> None:
 
 
 def test_full_update_clears_omitted_fields(us: Api) -> None:
-    """QBO-FACTS §3: full update — omitted writable fields are set to NULL."""
+    """qbo-facts §3: full update — omitted writable fields are set to NULL."""
     cust = us.create("Customer", {"DisplayName": "Full Co", "CompanyName": "Full Ltd", "Notes": "keep?"})
     upd = us.update("Customer", {"Id": cust["Id"], "SyncToken": "0", "DisplayName": "Full Co"})
     assert upd["SyncToken"] == "1"
@@ -211,7 +211,7 @@ def test_full_update_clears_omitted_fields(us: Api) -> None:
 
 
 def test_full_update_replaces_invoice_lines_and_recomputes(us: Api, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §3 + §2: an update's Line array replaces the lines; TotalAmt/Balance recomputed."""
+    """qbo-facts §3 + §2: an update's Line array replaces the lines; TotalAmt/Balance recomputed."""
     inv = us.invoice(
         us_ids["amy"], [sales_line("100.00", us_ids["hours"]), sales_line("5.00", us_ids["hours"])]
     )
@@ -230,7 +230,7 @@ def test_full_update_replaces_invoice_lines_and_recomputes(us: Api, us_ids: dict
 
 
 def test_tolerates_sdk_default_fields(us: Api, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §2 (PYQB to_json): read-only defaults like Balance 0, TotalAmt "", Deposit 0 are ignored
+    """qbo-facts §2 (PYQB to_json): read-only defaults like Balance 0, TotalAmt "", Deposit 0 are ignored
     and recomputed, not rejected."""
     inv = us.invoice(
         us_ids["amy"],
@@ -248,7 +248,7 @@ def test_tolerates_sdk_default_fields(us: Api, us_ids: dict[str, str]) -> None:
 
 
 def test_customer_inactivated_not_deleted(us: Api, ctl: Control) -> None:
-    """QBO-FACTS §2 Customer/§3: name lists are never hard-deleted; Active false via sparse update keeps
+    """qbo-facts §2 Customer/§3: name lists are never hard-deleted; Active false via sparse update keeps
     the object (visible through the entities endpoint and a read)."""
     cust = us.create("Customer", {"DisplayName": "Going Away"})
     assert cust["Active"] is True
@@ -260,7 +260,7 @@ def test_customer_inactivated_not_deleted(us: Api, ctl: Control) -> None:
 
 
 def test_vendor_create_and_employee_read(us: Api, ctl: Control) -> None:
-    """Spec entities + QBO-FACTS §2: Vendor create/read works; the seeded Employee reads by Id."""
+    """Spec entities + qbo-facts §2: Vendor create/read works; the seeded Employee reads by Id."""
     vendor = us.create("Vendor", {"DisplayName": "Paper Supplies Inc"})
     assert vendor["SyncToken"] == "0"
     assert us.read("Vendor", vendor["Id"])["DisplayName"] == "Paper Supplies Inc"
@@ -269,7 +269,7 @@ def test_vendor_create_and_employee_read(us: Api, ctl: Control) -> None:
 
 
 def test_item_create_service(us: Api) -> None:
-    """QBO-FACTS §2 Item: Service item with Name, Type and IncomeAccountRef is created."""
+    """qbo-facts §2 Item: Service item with Name, Type and IncomeAccountRef is created."""
     item = us.create("Item", {"Name": "Consulting", "Type": "Service", "IncomeAccountRef": {"value": "79"}})
     assert item["Name"] == "Consulting"
     assert item["Type"] == "Service"
@@ -278,7 +278,7 @@ def test_item_create_service(us: Api) -> None:
 
 
 def test_companyinfo_and_preferences_per_realm(us: Api, ca: Api) -> None:
-    """QBO-FACTS §2 CompanyInfo/Preferences + spec seed: Country US/CA, CustomTxnNumbers true on US,
+    """qbo-facts §2 CompanyInfo/Preferences + spec seed: Country US/CA, CustomTxnNumbers true on US,
     false on CA; UsingSalesTax true."""
     us_info = us.read("CompanyInfo", US_REALM)
     assert us_info["Country"] == "US"
@@ -294,7 +294,7 @@ def test_companyinfo_and_preferences_per_realm(us: Api, ca: Api) -> None:
 
 
 def test_seeded_taxcodes_and_accounts(us: Api, ca: Api) -> None:
-    """Spec seed + QBO-FACTS §2 TaxCode/Account: US TaxCode "2" California; CA "3" GST, "4" HST ON,
+    """Spec seed + qbo-facts §2 TaxCode/Account: US TaxCode "2" California; CA "3" GST, "4" HST ON,
     "5" Exempt; account "79" Services is Income."""
     assert us.read("TaxCode", "2")["Name"] == "California"
     assert {ca.read("TaxCode", i)["Name"] for i in ("3", "4", "5")} == {"GST", "HST ON", "Exempt"}
@@ -304,7 +304,7 @@ def test_seeded_taxcodes_and_accounts(us: Api, ca: Api) -> None:
 
 
 def test_minorversion_below_75_and_absent_accepted(us: Api) -> None:
-    """QBO-FACTS §1 minorversion: any value < 75 (or none) is served as 75, not rejected."""
+    """qbo-facts §1 minorversion: any value < 75 (or none) is served as 75, not rejected."""
     low = us.http.get(us.url(f"companyinfo/{US_REALM}"), params={"minorversion": "4"}, timeout=30)
     none = us.http.get(us.url(f"companyinfo/{US_REALM}"), timeout=30)
     assert low.status_code == 200, low.text
@@ -313,7 +313,7 @@ def test_minorversion_below_75_and_absent_accepted(us: Api) -> None:
 
 
 def test_invoice_pdf(us: Api, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §1: GET /invoice/{id}/pdf returns PDF bytes."""
+    """qbo-facts §1: GET /invoice/{id}/pdf returns PDF bytes."""
     inv = us.invoice(us_ids["amy"], [sales_line("10.00", us_ids["hours"])])
     resp = us.http.get(us.url(f"invoice/{inv['Id']}/pdf"), headers={"Accept": "application/pdf"}, timeout=30)
     assert resp.status_code == 200
@@ -322,7 +322,7 @@ def test_invoice_pdf(us: Api, us_ids: dict[str, str]) -> None:
 
 
 def test_invoice_with_inactive_customer_is_610(us: Api, ctl: Control, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §5/§13.8: an invoice referencing an inactive customer ⇒ 400 code 610."""
+    """qbo-facts §5/§13.8: an invoice referencing an inactive customer ⇒ 400 code 610."""
     before = len(ctl.entities(US_REALM, "Invoice"))
     resp = us.post(
         "invoice", {"CustomerRef": {"value": us_ids["old"]}, "Line": [sales_line("10.00", us_ids["hours"])]}
@@ -332,7 +332,7 @@ def test_invoice_with_inactive_customer_is_610(us: Api, ctl: Control, us_ids: di
 
 
 def test_invoice_with_unknown_item_is_610(us: Api, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §5/§13.8 (spec): an invoice referencing an unknown item ⇒ 400 code 610."""
+    """qbo-facts §5/§13.8 (spec): an invoice referencing an unknown item ⇒ 400 code 610."""
     resp = us.post(
         "invoice", {"CustomerRef": {"value": us_ids["amy"]}, "Line": [sales_line("10.00", "99999")]}
     )
@@ -340,14 +340,14 @@ def test_invoice_with_unknown_item_is_610(us: Api, us_ids: dict[str, str]) -> No
 
 
 def test_realms_are_isolated(us: Api, ctl: Control) -> None:
-    """QBO-FACTS §1 paths: data lives under /company/{realmId}; a US create does not appear in CA."""
+    """qbo-facts §1 paths: data lives under /company/{realmId}; a US create does not appear in CA."""
     cust = us.create("Customer", {"DisplayName": "Only In US"})
     assert all(c["DisplayName"] != "Only In US" for c in ctl.entities(CA_REALM, "Customer"))
     assert ctl.entity(US_REALM, "Customer", cust["Id"])["DisplayName"] == "Only In US"
 
 
 def test_existing_line_id_updates_that_line(us: Api, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §2 SalesItemLineDetail: a line `Id` that exists ⇒ update of that line (Id kept); a line
+    """qbo-facts §2 SalesItemLineDetail: a line `Id` that exists ⇒ update of that line (Id kept); a line
     without Id ⇒ a new line with a new Id."""
     inv = us.invoice(us_ids["amy"], [sales_line("10.00", us_ids["hours"])])
     line_id = sales_lines(inv)[0]["Id"]
@@ -369,7 +369,7 @@ def test_existing_line_id_updates_that_line(us: Api, us_ids: dict[str, str]) -> 
 
 
 def test_update_with_operation_update_param(us: Api) -> None:
-    """QBO-FACTS §1 path shapes: updates are POSTed with or without `?operation=update` (node-quickbooks
+    """qbo-facts §1 path shapes: updates are POSTed with or without `?operation=update` (node-quickbooks
     appends it); both work."""
     cust = us.create("Customer", {"DisplayName": "Op Update"})
     resp = us.post(
@@ -383,7 +383,7 @@ def test_update_with_operation_update_param(us: Api) -> None:
 
 
 def test_display_name_built_from_name_parts(us: Api) -> None:
-    """QBO-FACTS §2 Customer: DisplayName omitted ⇒ built from Title/GivenName/MiddleName/FamilyName/
+    """qbo-facts §2 Customer: DisplayName omitted ⇒ built from Title/GivenName/MiddleName/FamilyName/
     Suffix."""
     cust = us.create("Customer", {"GivenName": "Ada", "FamilyName": "Lovelace"})
     assert cust["DisplayName"] == "Ada Lovelace"
@@ -391,7 +391,7 @@ def test_display_name_built_from_name_parts(us: Api) -> None:
 
 
 def test_unknown_fields_tolerated(us: Api) -> None:
-    """QBO-FACTS §1 envelope: fields the docs barely mention (V4IDPseudonym, ClientEntityId, IsProject,
+    """qbo-facts §1 envelope: fields the docs barely mention (V4IDPseudonym, ClientEntityId, IsProject,
     BalanceWithJobs) are tolerated in requests."""
     cust = us.create(
         "Customer",
@@ -407,7 +407,7 @@ def test_unknown_fields_tolerated(us: Api) -> None:
 
 
 def test_rename_to_own_name_is_not_duplicate(us: Api, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §2/§5 6240: uniqueness is against *another* customer/vendor/employee — re-sending a
+    """qbo-facts §2/§5 6240: uniqueness is against *another* customer/vendor/employee — re-sending a
     customer's own DisplayName (any case) on update is not a duplicate."""
     upd = us.update(
         "Customer",
@@ -417,7 +417,7 @@ def test_rename_to_own_name_is_not_duplicate(us: Api, us_ids: dict[str, str]) ->
 
 
 def test_rename_to_taken_name_is_6240(us: Api, ctl: Control, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §5 6240: renaming a customer to a name another customer uses ⇒ 6240; name unchanged."""
+    """qbo-facts §5 6240: renaming a customer to a name another customer uses ⇒ 6240; name unchanged."""
     resp = us.post(
         "customer",
         {"Id": us_ids["bill"], "SyncToken": "0", "sparse": True, "DisplayName": "Amy's Bird Sanctuary"},
@@ -427,7 +427,7 @@ def test_rename_to_taken_name_is_6240(us: Api, ctl: Control, us_ids: dict[str, s
 
 
 def test_invoice_with_inactive_item_is_610(us: Api, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §13.8: an invoice line referencing an inactive item ⇒ 610."""
+    """qbo-facts §13.8: an invoice line referencing an inactive item ⇒ 610."""
     item = us.create("Item", {"Name": "Retired", "Type": "Service", "IncomeAccountRef": {"value": "79"}})
     us.update("Item", {"Id": item["Id"], "SyncToken": "0", "sparse": True, "Active": False})
     resp = us.post(
@@ -437,7 +437,7 @@ def test_invoice_with_inactive_item_is_610(us: Api, us_ids: dict[str, str]) -> N
 
 
 def test_sparse_update_without_lines_keeps_lines_and_totals(us: Api, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §3 sparse update: omitted fields (here Line, TxnTaxDetail) are left alone — same line
+    """qbo-facts §3 sparse update: omitted fields (here Line, TxnTaxDetail) are left alone — same line
     Ids, amounts, tax and totals."""
     inv = us.invoice(
         us_ids["amy"],
@@ -455,7 +455,7 @@ def test_sparse_update_without_lines_keeps_lines_and_totals(us: Api, us_ids: dic
 def test_private_note_and_description_over_4000_are_2050(
     us: Api, ctl: Control, us_ids: dict[str, str]
 ) -> None:
-    """QBO-FACTS §13.7: PrivateNote and line Description max 4000 chars ⇒ 2050 "Length exceeds limit";
+    """qbo-facts §13.7: PrivateNote and line Description max 4000 chars ⇒ 2050 "Length exceeds limit";
     exactly 4000 is accepted."""
     before = len(ctl.entities(US_REALM, "Invoice"))
     line = sales_line("10.00", us_ids["hours"])
@@ -471,7 +471,7 @@ def test_private_note_and_description_over_4000_are_2050(
 
 
 def test_empty_docnumber_is_not_autonumbered(ca: Api, ca_ids: dict[str, str]) -> None:
-    """QBO-FACTS §13.6: sending DocNumber "" (old python-quickbooks) produced an invoice with an *empty*
+    """qbo-facts §13.6: sending DocNumber "" (old python-quickbooks) produced an invoice with an *empty*
     number instead of auto-numbering — only an omitted key gets the next number."""
     line = sales_line("10.00", ca_ids["hours"], tax="3")
     empty = ca.invoice(ca_ids["amy"], [line], GlobalTaxCalculation="TaxExcluded", DocNumber="")

@@ -1,4 +1,4 @@
-"""Invoice arithmetic: line math, rounding, discounts, US and CA tax (QBO-FACTS §2, §12)."""
+"""Invoice arithmetic: line math, rounding, discounts, US and CA tax (qbo-facts §2, §12)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def discount_line(amount: str, *, percent: str | None = None) -> dict[str, Any]:
 
 
 def test_amount_not_qty_times_price_is_6000(us: Api, ctl: Control, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §2 SalesItemLineDetail/§13.15 (spec choice): Amount ≠ round(QtyxUnitPrice, 2) ⇒ 400 6000
+    """qbo-facts §2 SalesItemLineDetail/§13.15 (spec choice): Amount ≠ round(QtyxUnitPrice, 2) ⇒ 400 6000
     "Amount is not equal to UnitPrice * Qty"; nothing is created."""
     before = len(ctl.entities(US_REALM, "Invoice"))
     resp = us.post(
@@ -41,7 +41,7 @@ def test_amount_not_qty_times_price_is_6000(us: Api, ctl: Control, us_ids: dict[
 
 
 def test_qty_times_price_rounded_half_up_is_accepted(us: Api, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §2/§13.15 (spec): 1.333 x 75.00 = 99.975 rounds half-up to 99.98 ⇒ accepted; Qty and
+    """qbo-facts §2/§13.15 (spec): 1.333 x 75.00 = 99.975 rounds half-up to 99.98 ⇒ accepted; Qty and
     UnitPrice are echoed exactly."""
     inv = us.invoice(us_ids["amy"], [sales_line("99.98", us_ids["hours"], qty="1.333", price="75.00")])
     line = sales_lines(inv)[0]
@@ -52,7 +52,7 @@ def test_qty_times_price_rounded_half_up_is_accepted(us: Api, us_ids: dict[str, 
 
 
 def test_qty_times_price_round_half_even_value_rejected(us: Api, us_ids: dict[str, str]) -> None:
-    """Spec rounding rule (half-up, QBO-FACTS §13.15): 1.333 x 75.00 with Amount 99.97 (the truncated
+    """Spec rounding rule (half-up, qbo-facts §13.15): 1.333 x 75.00 with Amount 99.97 (the truncated
     value) ⇒ 6000."""
     resp = us.post(
         "invoice",
@@ -65,7 +65,7 @@ def test_qty_times_price_round_half_even_value_rejected(us: Api, us_ids: dict[st
 
 
 def test_amount_only_line_is_accepted(us: Api, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §2 documented minimal invoice: a SalesItemLine with only Amount + ItemRef is valid."""
+    """qbo-facts §2 documented minimal invoice: a SalesItemLine with only Amount + ItemRef is valid."""
     inv = us.invoice(us_ids["amy"], [sales_line("100.00", us_ids["hours"])])
     assert inv["TotalAmt"] == Decimal("100.00")
 
@@ -82,7 +82,7 @@ def test_amounts_rounded_half_up_to_cents(us: Api, us_ids: dict[str, str]) -> No
 
 
 def test_exact_decimal_sum(us: Api, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §1 (amounts are numbers; spec: Decimal arithmetic): 0.10 + 0.20 totals exactly 0.30."""
+    """qbo-facts §1 (amounts are numbers; spec: Decimal arithmetic): 0.10 + 0.20 totals exactly 0.30."""
     inv = us.invoice(
         us_ids["amy"], [sales_line("0.10", us_ids["hours"]), sales_line("0.20", us_ids["hours"])]
     )
@@ -90,7 +90,7 @@ def test_exact_decimal_sum(us: Api, us_ids: dict[str, str]) -> None:
 
 
 def test_percent_discount_reduces_total(us: Api, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §2 DiscountLineDetail (PercentBased): 10 % off 150.00 ⇒ TotalAmt 135.00."""
+    """qbo-facts §2 DiscountLineDetail (PercentBased): 10 % off 150.00 ⇒ TotalAmt 135.00."""
     inv = us.invoice(
         us_ids["amy"],
         [
@@ -107,7 +107,7 @@ def test_percent_discount_reduces_total(us: Api, us_ids: dict[str, str]) -> None
 
 
 def test_flat_discount_reduces_total(us: Api, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §2 DiscountLineDetail (flat, PercentBased false): 150.00 - 20.00 ⇒ 130.00."""
+    """qbo-facts §2 DiscountLineDetail (flat, PercentBased false): 150.00 - 20.00 ⇒ 130.00."""
     inv = us.invoice(
         us_ids["amy"],
         [
@@ -120,7 +120,7 @@ def test_flat_discount_reduces_total(us: Api, us_ids: dict[str, str]) -> None:
 
 
 def test_description_only_line_carries_no_amount(us: Api, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §2 DescriptionOnly: a line without ItemRef is documentation; its Amount is ignored."""
+    """qbo-facts §2 DescriptionOnly: a line without ItemRef is documentation; its Amount is ignored."""
     inv = us.invoice(
         us_ids["amy"],
         [
@@ -135,7 +135,7 @@ def test_description_only_line_carries_no_amount(us: Api, us_ids: dict[str, str]
 
 
 def test_us_tax_on_taxable_lines_only(us: Api, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §2 TaxCode (US) + spec: TAX/NON line codes, rate from TxnTaxDetail.TxnTaxCodeRef "2"
+    """qbo-facts §2 TaxCode (US) + spec: TAX/NON line codes, rate from TxnTaxDetail.TxnTaxCodeRef "2"
     (8.25 %) on the TAX lines: 100.00 TAX + 50.00 NON ⇒ tax 8.25, TotalAmt 158.25."""
     inv = us.invoice(
         us_ids["amy"],
@@ -154,7 +154,7 @@ def test_us_tax_on_taxable_lines_only(us: Api, us_ids: dict[str, str]) -> None:
 
 
 def test_us_tax_rounded_half_up_per_transaction(us: Api, us_ids: dict[str, str]) -> None:
-    """Spec US tax (QBO-FACTS §2): rounded half-up once per transaction — 3 x 10.10 TAX at 8.25 %
+    """Spec US tax (qbo-facts §2): rounded half-up once per transaction — 3 x 10.10 TAX at 8.25 %
     ⇒ 2.49975 ⇒ 2.50 (per-line rounding would give 2.49); 10.00 ⇒ 0.825 ⇒ 0.83 (not half-even 0.82)."""
     three = us.invoice(
         us_ids["amy"],
@@ -173,7 +173,7 @@ def test_us_tax_rounded_half_up_per_transaction(us: Api, us_ids: dict[str, str])
 
 
 def test_us_discount_does_not_reduce_taxable_base_by_default(us: Api, us_ids: dict[str, str]) -> None:
-    """Spec US tax (QBO-FACTS §2 ApplyTaxAfterDiscount): without ApplyTaxAfterDiscount the 10 % discount
+    """Spec US tax (qbo-facts §2 ApplyTaxAfterDiscount): without ApplyTaxAfterDiscount the 10 % discount
     leaves the tax on 100.00 ⇒ 8.25, TotalAmt 100 - 10 + 8.25 = 98.25."""
     inv = us.invoice(
         us_ids["amy"],
@@ -185,7 +185,7 @@ def test_us_discount_does_not_reduce_taxable_base_by_default(us: Api, us_ids: di
 
 
 def test_us_apply_tax_after_discount(us: Api, us_ids: dict[str, str]) -> None:
-    """Spec US tax (QBO-FACTS §2 ApplyTaxAfterDiscount true): tax on 90.00 ⇒ 7.425 ⇒ 7.43 half-up,
+    """Spec US tax (qbo-facts §2 ApplyTaxAfterDiscount true): tax on 90.00 ⇒ 7.425 ⇒ 7.43 half-up,
     TotalAmt 97.43."""
     inv = us.invoice(
         us_ids["amy"],
@@ -198,7 +198,7 @@ def test_us_apply_tax_after_discount(us: Api, us_ids: dict[str, str]) -> None:
 
 
 def test_ca_tax_excluded_per_line_tax_codes(ca: Api, ca_ids: dict[str, str]) -> None:
-    """QBO-FACTS §12 / §2 TaxCode (non-US): each line's TaxCodeRef is a real TaxCode; TaxExcluded ⇒ tax =
+    """qbo-facts §12 / §2 TaxCode (non-US): each line's TaxCodeRef is a real TaxCode; TaxExcluded ⇒ tax =
     net x rate per code: 100.00 HST 13 % + 50.00 GST 5 % ⇒ 13.00 + 2.50 = 15.50, TotalAmt 165.50."""
     inv = ca.invoice(
         ca_ids["amy"],
@@ -216,7 +216,7 @@ def test_ca_tax_excluded_per_line_tax_codes(ca: Api, ca_ids: dict[str, str]) -> 
 
 
 def test_ca_tax_inclusive_amounts_include_tax(ca: Api, ca_ids: dict[str, str]) -> None:
-    """QBO-FACTS §12 (TaxInclusive: line amounts include tax) + spec: 113.00 under HST 13 % ⇒ tax 13.00,
+    """qbo-facts §12 (TaxInclusive: line amounts include tax) + spec: 113.00 under HST 13 % ⇒ tax 13.00,
     TotalAmt 113.00."""
     inv = ca.invoice(
         ca_ids["amy"],
@@ -229,7 +229,7 @@ def test_ca_tax_inclusive_amounts_include_tax(ca: Api, ca_ids: dict[str, str]) -
 
 
 def test_ca_exempt_code_zero_tax(ca: Api, ca_ids: dict[str, str]) -> None:
-    """QBO-FACTS §12 + spec seed: TaxCode "5" Exempt (0 %) ⇒ TotalTax 0."""
+    """qbo-facts §12 + spec seed: TaxCode "5" Exempt (0 %) ⇒ TotalTax 0."""
     inv = ca.invoice(
         ca_ids["amy"], [sales_line("80.00", ca_ids["hours"], tax="5")], GlobalTaxCalculation="TaxExcluded"
     )
@@ -238,7 +238,7 @@ def test_ca_exempt_code_zero_tax(ca: Api, ca_ids: dict[str, str]) -> None:
 
 
 def test_ca_missing_global_tax_calculation_defaults_tax_excluded(ca: Api, ca_ids: dict[str, str]) -> None:
-    """Spec non-US tax (QBO-FACTS §12): missing GlobalTaxCalculation ⇒ TaxExcluded; GST 5 % on 100.00."""
+    """Spec non-US tax (qbo-facts §12): missing GlobalTaxCalculation ⇒ TaxExcluded; GST 5 % on 100.00."""
     inv = ca.invoice(ca_ids["amy"], [sales_line("100.00", ca_ids["hours"], tax="3")])
     assert inv["GlobalTaxCalculation"] == "TaxExcluded"
     assert inv["TxnTaxDetail"]["TotalTax"] == Decimal("5.00")
@@ -246,7 +246,7 @@ def test_ca_missing_global_tax_calculation_defaults_tax_excluded(ca: Api, ca_ids
 
 
 def test_ca_missing_line_taxcode_is_6000(ca: Api, ctl: Control, ca_ids: dict[str, str]) -> None:
-    """QBO-FACTS §12: every taxable line on a non-US invoice needs a real TaxCodeRef; missing ⇒ 400 6000
+    """qbo-facts §12: every taxable line on a non-US invoice needs a real TaxCodeRef; missing ⇒ 400 6000
     (spec wording "Make sure all your transactions have a GST/HST rate"); nothing created."""
     before = len(ctl.entities(CA_REALM, "Invoice"))
     resp = ca.post(
@@ -263,7 +263,7 @@ def test_ca_missing_line_taxcode_is_6000(ca: Api, ctl: Control, ca_ids: dict[str
 
 
 def test_ca_unknown_taxcode_is_rejected(ca: Api, ca_ids: dict[str, str]) -> None:
-    """QBO-FACTS §12 (TaxCodeRef must be a real TaxCode Id) + spec: unknown code ⇒ 400 6000."""
+    """qbo-facts §12 (TaxCodeRef must be a real TaxCode Id) + spec: unknown code ⇒ 400 6000."""
     resp = ca.post(
         "invoice",
         {
@@ -276,7 +276,7 @@ def test_ca_unknown_taxcode_is_rejected(ca: Api, ca_ids: dict[str, str]) -> None
 
 
 def test_ca_us_pseudo_code_rejected(ca: Api, ca_ids: dict[str, str]) -> None:
-    """QBO-FACTS §12: CA lines need a real TaxCode Id; the US pseudo code "TAX" is not one ⇒ 400 6000."""
+    """qbo-facts §12: CA lines need a real TaxCode Id; the US pseudo code "TAX" is not one ⇒ 400 6000."""
     resp = ca.post(
         "invoice",
         {
@@ -289,7 +289,7 @@ def test_ca_us_pseudo_code_rejected(ca: Api, ca_ids: dict[str, str]) -> None:
 
 
 def test_ca_update_recomputes_tax(ca: Api, ca_ids: dict[str, str]) -> None:
-    """QBO-FACTS §12 (drop TxnTaxDetail when changing amounts; QBO recomputes) + §3: new lines ⇒ new tax."""
+    """qbo-facts §12 (drop TxnTaxDetail when changing amounts; QBO recomputes) + §3: new lines ⇒ new tax."""
     inv = ca.invoice(
         ca_ids["amy"], [sales_line("100.00", ca_ids["hours"], tax="3")], GlobalTaxCalculation="TaxExcluded"
     )

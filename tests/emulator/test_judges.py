@@ -1,7 +1,7 @@
 """Two independent judges: the real python-quickbooks and intuit-oauth clients against the emulator.
 
 If these pass, code written for Intuit's servers with those libraries runs unchanged against the emulator
-(only the discovery URL and the data-API base URL differ, QBO-FACTS §11 "any other string is used as the
+(only the discovery URL and the data-API base URL differ, qbo-facts §11 "any other string is used as the
 discovery URL itself").
 """
 
@@ -69,7 +69,7 @@ def make_qb(
 
 
 def test_python_quickbooks_judge(base_url: str, ctl: Control, monkeypatch: pytest.MonkeyPatch) -> None:
-    """QBO-FACTS §1/§2/§3/§4 via PYQB 0.9.12: create a customer with an apostrophe and ampersand, find it
+    """qbo-facts §1/§2/§3/§4 via PYQB 0.9.12: create a customer with an apostrophe and ampersand, find it
     with Customer.filter (backslash-escaped literal over POST application/text), create an invoice with a
     SalesItemLine (PYQB sends its defaulted read-only fields), sparse-update it; assert via the emulator."""
     qb = make_qb(base_url, ctl, monkeypatch)
@@ -124,7 +124,7 @@ def test_python_quickbooks_judge(base_url: str, ctl: Control, monkeypatch: pytes
 def test_python_quickbooks_decimal_amounts(
     base_url: str, ctl: Control, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """QBO-FACTS §2 (PYQB to_json quirks the emulator must tolerate; INF): PYQB's DecimalEncoder writes
+    """qbo-facts §2 (PYQB to_json quirks the emulator must tolerate; INF): PYQB's DecimalEncoder writes
     Decimal amounts as JSON strings ("99.98"); the invoice is still created with exact amounts."""
     qb = make_qb(base_url, ctl, monkeypatch)
     amy = Customer.filter(DisplayName="Amy's Bird Sanctuary", qb=qb)[0]
@@ -147,7 +147,7 @@ def test_python_quickbooks_decimal_amounts(
 def test_python_quickbooks_fault_mapping(
     base_url: str, ctl: Control, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """QBO-FACTS §5 (PYQB reads Fault.Error[].code: 610 ⇒ ObjectNotFoundException, 6240 ⇒ a
+    """qbo-facts §5 (PYQB reads Fault.Error[].code: 610 ⇒ ObjectNotFoundException, 6240 ⇒ a
     QuickbooksException with error_code 6240): the emulator's fault bodies parse in PYQB with the codes."""
     qb = make_qb(base_url, ctl, monkeypatch)
     dup = Customer()
@@ -161,7 +161,7 @@ def test_python_quickbooks_fault_mapping(
 
 
 def test_python_quickbooks_workflow(base_url: str, ctl: Control, monkeypatch: pytest.MonkeyPatch) -> None:
-    """QBO-FACTS §1 wire forms as PYQB 0.9.12 emits them: `SELECT *, Sku FROM Item` (Item.all), /send with
+    """qbo-facts §1 wire forms as PYQB 0.9.12 emits them: `SELECT *, Sku FROM Item` (Item.all), /send with
     sendTo (octet-stream, §8), Payment create + void (?operation=update&include=void, §3), PDF download,
     change_data_capture (§9), batch_create with a per-item 6240 Fault (§5), invoice delete (§3)."""
     qb = make_qb(base_url, ctl, monkeypatch)
@@ -222,7 +222,7 @@ def test_python_quickbooks_workflow(base_url: str, ctl: Control, monkeypatch: py
 
 
 def test_intuit_oauth_judge(base_url: str, ctl: Control) -> None:
-    """QBO-FACTS §11 via intuit-oauth: discovery by URL, get_authorization_url, consent (form POST, no
+    """qbo-facts §11 via intuit-oauth: discovery by URL, get_authorization_url, consent (form POST, no
     browser), redirect with code/state/realmId, get_bearer_token, then refresh() rotates both tokens and
     the superseded refresh token is refused (invalid_grant, default grace 0)."""
     auth = AuthClient(

@@ -1,4 +1,4 @@
-"""Throttling: concurrency and per-minute limits (QBO-FACTS §5 throttle body, §6)."""
+"""Throttling: concurrency and per-minute limits (qbo-facts §5 throttle body, §6)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def stats(ctl: Control, realm: str) -> JsonObj:
 
 
 def assert_throttle_body(resp: requests.Response) -> None:
-    """QBO-FACTS §5: 429 ThrottleExceeded body is XML (even for Accept: application/json), code 3001."""
+    """qbo-facts §5: 429 ThrottleExceeded body is XML (even for Accept: application/json), code 3001."""
     assert resp.status_code == 429
     assert "xml" in resp.headers.get("Content-Type", "")
     root = ET.fromstring(resp.text)
@@ -43,7 +43,7 @@ def fire_concurrently(api: Api, n: int) -> list[requests.Response]:
 
 
 def test_concurrency_limit_returns_429_xml(us: Api, ctl: Control) -> None:
-    """QBO-FACTS §6: more than max_in_flight concurrent requests per realm ⇒ 429 with the XML
+    """qbo-facts §6: more than max_in_flight concurrent requests per realm ⇒ 429 with the XML
     ThrottleExceeded body (§5); /_sandbox/stats records max_in_flight and throttled."""
     ctl.ok("PUT", "/_sandbox/limits", {"max_in_flight": 2, "max_per_minute": 500, "window_seconds": 60})
     ctl.ok("POST", "/_sandbox/faults", {"realmId": US_REALM, "delay_ms": 400, "count": 8})
@@ -63,7 +63,7 @@ def test_concurrency_limit_returns_429_xml(us: Api, ctl: Control) -> None:
 
 
 def test_default_concurrency_allows_ten(us: Api, ctl: Control) -> None:
-    """QBO-FACTS §6: at most 10 concurrent requests per realm are allowed (default max_in_flight 10)."""
+    """qbo-facts §6: at most 10 concurrent requests per realm are allowed (default max_in_flight 10)."""
     ctl.ok("POST", "/_sandbox/faults", {"realmId": US_REALM, "delay_ms": 300, "count": 10})
     results = fire_concurrently(us, 10)
     assert [r.status_code for r in results] == [200] * 10
@@ -71,7 +71,7 @@ def test_default_concurrency_allows_ten(us: Api, ctl: Control) -> None:
 
 
 def test_per_minute_limit_and_window(us: Api, ctl: Control) -> None:
-    """QBO-FACTS §6: more than max_per_minute requests in window_seconds (emulator clock) ⇒ 429 XML; once
+    """qbo-facts §6: more than max_per_minute requests in window_seconds (emulator clock) ⇒ 429 XML; once
     the window passes requests succeed again."""
     ctl.ok("PUT", "/_sandbox/limits", {"max_in_flight": 10, "max_per_minute": 3, "window_seconds": 60})
     for _ in range(3):
@@ -87,7 +87,7 @@ def test_per_minute_limit_and_window(us: Api, ctl: Control) -> None:
 
 
 def test_limits_are_per_realm(us: Api, ca: Api, ctl: Control) -> None:
-    """QBO-FACTS §6: limits are per realm — a throttled US realm does not throttle the CA realm."""
+    """qbo-facts §6: limits are per realm — a throttled US realm does not throttle the CA realm."""
     ctl.ok("PUT", "/_sandbox/limits", {"max_in_flight": 10, "max_per_minute": 2, "window_seconds": 60})
     us.get(f"companyinfo/{US_REALM}")
     us.get(f"companyinfo/{US_REALM}")
@@ -96,7 +96,7 @@ def test_limits_are_per_realm(us: Api, ca: Api, ctl: Control) -> None:
 
 
 def test_control_and_oauth_not_limited(base_url: str, us: Api, ctl: Control) -> None:
-    """Spec limits (QBO-FACTS §6: OAuth calls are not metered): control API and OAuth endpoints are not
+    """Spec limits (qbo-facts §6: OAuth calls are not metered): control API and OAuth endpoints are not
     throttled even when the realm is."""
     ctl.ok("PUT", "/_sandbox/limits", {"max_in_flight": 10, "max_per_minute": 1, "window_seconds": 60})
     us.get(f"companyinfo/{US_REALM}")

@@ -1,4 +1,4 @@
-"""OAuth 2.0: discovery, consent, code exchange, refresh rotation, revoke (QBO-FACTS §11)."""
+"""OAuth 2.0: discovery, consent, code exchange, refresh rotation, revoke (qbo-facts §11)."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def revoke(base_url: str, token: str) -> requests.Response:
 
 
 def assert_invalid_grant(resp: requests.Response) -> None:
-    """QBO-FACTS §11: refresh/code failure ⇒ HTTP 400 {"error":"invalid_grant"}."""
+    """qbo-facts §11: refresh/code failure ⇒ HTTP 400 {"error":"invalid_grant"}."""
     assert resp.status_code == 400, resp.text
     assert resp.json()["error"] == "invalid_grant"
 
@@ -82,7 +82,7 @@ def assert_invalid_grant(resp: requests.Response) -> None:
     "path", ["/.well-known/openid_configuration", "/.well-known/openid_sandbox_configuration"]
 )
 def test_discovery_document(base_url: str, path: str) -> None:
-    """QBO-FACTS §11 endpoints + intuit-oauth discovery: the discovery JSON names the authorize, token,
+    """qbo-facts §11 endpoints + intuit-oauth discovery: the discovery JSON names the authorize, token,
     revocation, userinfo, issuer and JWKS endpoints (here on the emulator host)."""
     resp = requests.get(base_url + path, timeout=30)
     assert resp.status_code == 200
@@ -96,7 +96,7 @@ def test_discovery_document(base_url: str, path: str) -> None:
 
 
 def test_consent_page_has_company_picker_and_buttons(base_url: str) -> None:
-    """QBO-FACTS §11 authorize (+ spec consent page): HTML titled "Connect to <app>", a
+    """qbo-facts §11 authorize (+ spec consent page): HTML titled "Connect to <app>", a
     <select name="realmId"> listing the companies (first selected), Authorize (allow) and Cancel (deny)."""
     resp = consent_page(base_url)
     assert resp.status_code == 200, resp.text
@@ -116,7 +116,7 @@ def test_consent_page_has_company_picker_and_buttons(base_url: str) -> None:
 
 
 def test_consent_allow_redirects_with_code_state_realm(base_url: str) -> None:
-    """QBO-FACTS §11: callback redirect_uri?code=…&state=…&realmId=… after consent."""
+    """qbo-facts §11: callback redirect_uri?code=…&state=…&realmId=… after consent."""
     http = requests.Session()
     page = consent_page(base_url, http, state="xyz-state")
     resp = submit_consent(http, page.url, page.text, realm=CA_REALM)
@@ -130,7 +130,7 @@ def test_consent_allow_redirects_with_code_state_realm(base_url: str) -> None:
 
 
 def test_consent_deny_redirects_with_access_denied(base_url: str) -> None:
-    """Spec consent Cancel (OAuth 2.0 as used by Intuit, QBO-FACTS §11): error=access_denied&state."""
+    """Spec consent Cancel (OAuth 2.0 as used by Intuit, qbo-facts §11): error=access_denied&state."""
     http = requests.Session()
     page = consent_page(base_url, http, state="deny-state")
     resp = submit_consent(http, page.url, page.text, realm=US_REALM, decision="deny")
@@ -142,14 +142,14 @@ def test_consent_deny_redirects_with_access_denied(base_url: str) -> None:
 
 
 def test_authorize_rejects_unknown_client(base_url: str) -> None:
-    """QBO-FACTS §11 authorize params (client_id must be the app's): unknown client ⇒ no consent form."""
+    """qbo-facts §11 authorize params (client_id must be the app's): unknown client ⇒ no consent form."""
     resp = consent_page(base_url, client_id="someone-else")
     assert resp.status_code >= 400
     assert 'name="realmId"' not in resp.text
 
 
 def test_authorize_requires_accounting_scope(base_url: str) -> None:
-    """QBO-FACTS §11 scopes + spec: scope must contain com.intuit.quickbooks.accounting ⇒ otherwise an error
+    """qbo-facts §11 scopes + spec: scope must contain com.intuit.quickbooks.accounting ⇒ otherwise an error
     (4xx page or redirect with error=)."""
     resp = consent_page(base_url, scope="openid email")
     if resp.status_code == 302:
@@ -160,7 +160,7 @@ def test_authorize_requires_accounting_scope(base_url: str) -> None:
 
 
 def test_authorize_rejects_unregistered_redirect_uri(base_url: str, ctl: Control) -> None:
-    """QBO-FACTS §11 (redirect_uri must be registered): with an explicit list, other URIs are refused."""
+    """qbo-facts §11 (redirect_uri must be registered): with an explicit list, other URIs are refused."""
     ctl.app(redirect_uris=["http://127.0.0.1:9999/only"])
     assert consent_page(base_url, redirect_uri="http://127.0.0.1:9999/only").status_code == 200
     bad = consent_page(base_url, redirect_uri="http://127.0.0.1:8765/callback")
@@ -169,7 +169,7 @@ def test_authorize_rejects_unregistered_redirect_uri(base_url: str, ctl: Control
 
 
 def test_code_exchange_and_use(base_url: str) -> None:
-    """QBO-FACTS §11 token request/response: authorization_code grant with Basic auth ⇒ {token_type bearer,
+    """qbo-facts §11 token request/response: authorization_code grant with Basic auth ⇒ {token_type bearer,
     expires_in 3600, refresh_token, x_refresh_token_expires_in 8726400, access_token}; the access token works
     for the consented realm."""
     code = get_code(base_url, realm=CA_REALM)
@@ -186,20 +186,20 @@ def test_code_exchange_and_use(base_url: str) -> None:
 
 
 def test_code_is_single_use(base_url: str) -> None:
-    """QBO-FACTS §11 (spec: code single use): a second exchange of the same code ⇒ 400 invalid_grant."""
+    """qbo-facts §11 (spec: code single use): a second exchange of the same code ⇒ 400 invalid_grant."""
     code = get_code(base_url)
     assert exchange(base_url, code).status_code == 200
     assert_invalid_grant(exchange(base_url, code))
 
 
 def test_code_redirect_uri_must_match(base_url: str) -> None:
-    """QBO-FACTS §11 (spec): redirect_uri at exchange must equal the authorize one ⇒ else invalid_grant."""
+    """qbo-facts §11 (spec): redirect_uri at exchange must equal the authorize one ⇒ else invalid_grant."""
     code = get_code(base_url)
     assert_invalid_grant(exchange(base_url, code, redirect_uri="http://127.0.0.1:8765/other"))
 
 
 def test_code_expires_after_10_minutes(base_url: str, ctl: Control) -> None:
-    """Spec (code valid 10 min of emulator clock; QBO-FACTS §11 callback code): 11 minutes later ⇒
+    """Spec (code valid 10 min of emulator clock; qbo-facts §11 callback code): 11 minutes later ⇒
     invalid_grant."""
     code = get_code(base_url)
     ctl.clock(advance_seconds=660)
@@ -207,7 +207,7 @@ def test_code_expires_after_10_minutes(base_url: str, ctl: Control) -> None:
 
 
 def test_wrong_client_secret_is_401_invalid_client(base_url: str) -> None:
-    """QBO-FACTS §11 token request (Basic client auth) + spec: wrong credentials ⇒ 401 invalid_client."""
+    """qbo-facts §11 token request (Basic client auth) + spec: wrong credentials ⇒ 401 invalid_client."""
     code = get_code(base_url)
     resp = token_call(
         base_url,
@@ -219,7 +219,7 @@ def test_wrong_client_secret_is_401_invalid_client(base_url: str) -> None:
 
 
 def test_refresh_rotates_and_old_token_dies(base_url: str) -> None:
-    """QBO-FACTS §11 rotation: refresh returns a new refresh token (and access token); with the default
+    """qbo-facts §11 rotation: refresh returns a new refresh token (and access token); with the default
     grace 0 the superseded refresh token ⇒ invalid_grant; the new one keeps working."""
     first = exchange(base_url, get_code(base_url)).json()
     resp = refresh(base_url, first["refresh_token"])
@@ -238,7 +238,7 @@ def test_refresh_rotates_and_old_token_dies(base_url: str) -> None:
 
 
 def test_refresh_grace_period(base_url: str, ctl: Control) -> None:
-    """QBO-FACTS §11 rotation (grace UNCONF; spec refresh_grace_seconds): within the grace the old refresh
+    """qbo-facts §11 rotation (grace UNCONF; spec refresh_grace_seconds): within the grace the old refresh
     token answers with the same new pair; after it ⇒ invalid_grant."""
     ctl.app(refresh_grace_seconds=30)
     first = ctl.token(US_REALM)
@@ -252,12 +252,12 @@ def test_refresh_grace_period(base_url: str, ctl: Control) -> None:
 
 
 def test_unknown_refresh_token_is_invalid_grant(base_url: str) -> None:
-    """QBO-FACTS §11: unknown refresh token ⇒ 400 invalid_grant."""
+    """qbo-facts §11: unknown refresh token ⇒ 400 invalid_grant."""
     assert_invalid_grant(refresh(base_url, "RT1-never-issued"))
 
 
 def test_revoke_then_refresh_is_invalid_grant(base_url: str, ctl: Control) -> None:
-    """QBO-FACTS §11 revoke: POST {"token"} with Basic auth ⇒ 200; the refresh token then ⇒ invalid_grant
+    """qbo-facts §11 revoke: POST {"token"} with Basic auth ⇒ 200; the refresh token then ⇒ invalid_grant
     and the grant's access token ⇒ 401."""
     pair = ctl.token(US_REALM)
     resp = revoke(base_url, pair["refresh_token"])
@@ -267,7 +267,7 @@ def test_revoke_then_refresh_is_invalid_grant(base_url: str, ctl: Control) -> No
 
 
 def test_revoke_by_access_token_kills_refresh(base_url: str, ctl: Control) -> None:
-    """QBO-FACTS §11 revoke ("refresh or access token") + spec (or vice versa): revoking the access token
+    """qbo-facts §11 revoke ("refresh or access token") + spec (or vice versa): revoking the access token
     revokes its grant's refresh token."""
     pair = ctl.token(US_REALM)
     assert revoke(base_url, pair["access_token"]).status_code == 200
@@ -275,7 +275,7 @@ def test_revoke_by_access_token_kills_refresh(base_url: str, ctl: Control) -> No
 
 
 def test_access_token_ttl_configurable(base_url: str, ctl: Control) -> None:
-    """Spec access_token_ttl_seconds (QBO-FACTS §11 lifetimes on the emulator clock): a 60 s TTL token is
+    """Spec access_token_ttl_seconds (qbo-facts §11 lifetimes on the emulator clock): a 60 s TTL token is
     rejected with 401 after 61 s."""
     ctl.app(access_token_ttl_seconds=60)
     tok = exchange(base_url, get_code(base_url)).json()
@@ -294,7 +294,7 @@ def get_code_for(base_url: str, client_id: str) -> str:
 
 
 def test_custom_client_credentials(base_url: str, ctl: Control) -> None:
-    """Spec PUT /_sandbox/app client_id/client_secret (QBO-FACTS §11 Basic auth): the new pair is required."""
+    """Spec PUT /_sandbox/app client_id/client_secret (qbo-facts §11 Basic auth): the new pair is required."""
     ctl.app(client_id="my-app", client_secret="my-secret")
     code = get_code_for(base_url, "my-app")
     data = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI}
@@ -303,7 +303,7 @@ def test_custom_client_credentials(base_url: str, ctl: Control) -> None:
 
 
 def test_every_token_call_is_logged(base_url: str, ctl: Control) -> None:
-    """Spec request log (QBO-FACTS §11 token endpoint): every token/revoke call is recorded with its path and
+    """Spec request log (qbo-facts §11 token endpoint): every token/revoke call is recorded with its path and
     outcome, in order."""
     code = get_code(base_url)
     first = exchange(base_url, code).json()  # 200
@@ -325,7 +325,7 @@ def test_every_token_call_is_logged(base_url: str, ctl: Control) -> None:
 
 
 def test_refresh_token_expires_after_its_lifetime(base_url: str, ctl: Control) -> None:
-    """QBO-FACTS §11 lifetimes: the refresh token lives x_refresh_token_expires_in (8726400 s, ~100 days,
+    """qbo-facts §11 lifetimes: the refresh token lives x_refresh_token_expires_in (8726400 s, ~100 days,
     rolling); unused past that ⇒ invalid_grant."""
     pair = ctl.token(US_REALM)
     ctl.clock(advance_seconds=pair["x_refresh_token_expires_in"] + 60)
@@ -333,7 +333,7 @@ def test_refresh_token_expires_after_its_lifetime(base_url: str, ctl: Control) -
 
 
 def test_refresh_token_lifetime_is_rolling(base_url: str, ctl: Control) -> None:
-    """QBO-FACTS §11 lifetimes: the refresh token's ~100-day lifetime is rolling (extended on each use): a
+    """qbo-facts §11 lifetimes: the refresh token's ~100-day lifetime is rolling (extended on each use): a
     refresh after 60 days yields a token still valid 60 days later (120 days after the first grant)."""
     pair = ctl.token(US_REALM)
     ctl.clock(advance_seconds=60 * 86400)
@@ -344,7 +344,7 @@ def test_refresh_token_lifetime_is_rolling(base_url: str, ctl: Control) -> None:
 
 
 def test_default_redirect_uris_are_local_only(base_url: str) -> None:
-    """Spec app defaults (QBO-FACTS §11: redirect_uri must be registered): without an explicit list only
+    """Spec app defaults (qbo-facts §11: redirect_uri must be registered): without an explicit list only
     http://127.0.0.1:*/ and http://localhost:*/ URLs are accepted."""
     assert consent_page(base_url, redirect_uri="http://localhost:3000/cb").status_code == 200
     bad = consent_page(base_url, redirect_uri="https://evil.example.com/cb")
@@ -353,7 +353,7 @@ def test_default_redirect_uris_are_local_only(base_url: str) -> None:
 
 
 def test_decision_post_revalidates(base_url: str) -> None:
-    """QBO-FACTS §11 (registered redirect_uri, known company): a forged decision POST with a foreign
+    """qbo-facts §11 (registered redirect_uri, known company): a forged decision POST with a foreign
     redirect_uri or an unknown realm does not redirect with a code."""
     forged = {
         **authorize_params(redirect_uri="https://evil.example.com/cb"),

@@ -1,4 +1,4 @@
-"""Payments applied to invoices and credit memos (QBO-FACTS §2 Payment, §3)."""
+"""Payments applied to invoices and credit memos (qbo-facts §2 Payment, §3)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def linked_payments(us: Api, invoice_id: str) -> list[str]:
 
 
 def test_payment_across_two_invoices(us: Api, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §2 Payment: Line[{Amount, LinkedTxn[{TxnId, TxnType Invoice}]}] applied across two
+    """qbo-facts §2 Payment: Line[{Amount, LinkedTxn[{TxnId, TxnType Invoice}]}] applied across two
     invoices zeroes both Balances, each invoice's LinkedTxn gains {TxnId: payment, TxnType: Payment};
     UnappliedAmt 0."""
     inv1 = invoice(us, us_ids, "100.00")
@@ -52,7 +52,7 @@ def test_payment_across_two_invoices(us: Api, us_ids: dict[str, str]) -> None:
 
 
 def test_partial_payment_and_unapplied_amount(us: Api, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §2 Payment: partial application reduces Balance by the line amount; UnappliedAmt =
+    """qbo-facts §2 Payment: partial application reduces Balance by the line amount; UnappliedAmt =
     TotalAmt - applied (50.00 - 40.00 = 10.00)."""
     inv = invoice(us, us_ids, "100.00")
     pay = payment(us, us_ids, "50.00", [pay_line("40.00", inv["Id"])])
@@ -61,13 +61,13 @@ def test_partial_payment_and_unapplied_amount(us: Api, us_ids: dict[str, str]) -
 
 
 def test_payment_without_lines_is_unapplied_credit(us: Api, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §2 Payment: a payment with no lines is an unapplied credit (UnappliedAmt = TotalAmt)."""
+    """qbo-facts §2 Payment: a payment with no lines is an unapplied credit (UnappliedAmt = TotalAmt)."""
     pay = us.create("Payment", {"CustomerRef": {"value": us_ids["amy"]}, "TotalAmt": Decimal("25.00")})
     assert pay["UnappliedAmt"] == Decimal("25.00")
 
 
 def test_edit_payment_down_restores_part_of_balance(us: Api, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §2 Payment (lines all-or-nothing on update) + spec: updating the payment to apply 25.00
+    """qbo-facts §2 Payment (lines all-or-nothing on update) + spec: updating the payment to apply 25.00
     instead of 100.00 recomputes the invoice Balance to 75.00."""
     inv = invoice(us, us_ids, "100.00")
     pay = payment(us, us_ids, "100.00", [pay_line("100.00", inv["Id"])])
@@ -88,7 +88,7 @@ def test_edit_payment_down_restores_part_of_balance(us: Api, us_ids: dict[str, s
 
 
 def test_delete_payment_restores_balance(us: Api, ctl: Control, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §3 (transaction hard delete) + spec Payment: deleting a payment restores the invoice
+    """qbo-facts §3 (transaction hard delete) + spec Payment: deleting a payment restores the invoice
     Balance; the delete returns the Deleted stub."""
     inv = invoice(us, us_ids, "100.00")
     pay = payment(us, us_ids, "60.00", [pay_line("60.00", inv["Id"])])
@@ -103,7 +103,7 @@ def test_delete_payment_restores_balance(us: Api, ctl: Control, us_ids: dict[str
 
 
 def test_void_payment_restores_balance(us: Api, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §1 (void payment = ?operation=update&include=void {Id,SyncToken,sparse}) + §2 Payment void:
+    """qbo-facts §1 (void payment = ?operation=update&include=void {Id,SyncToken,sparse}) + §2 Payment void:
     amounts 0, PrivateNote "Voided"; the invoice Balance is restored."""
     inv = invoice(us, us_ids, "80.00")
     pay = payment(us, us_ids, "80.00", [pay_line("80.00", inv["Id"])])
@@ -122,7 +122,7 @@ def test_void_payment_restores_balance(us: Api, us_ids: dict[str, str]) -> None:
 
 
 def test_overapplying_payment_is_6000(us: Api, us_ids: dict[str, str]) -> None:
-    """Spec Payment (QBO-FACTS §2): applying more than the invoice's Balance ⇒ 400 6000; Balance intact."""
+    """Spec Payment (qbo-facts §2): applying more than the invoice's Balance ⇒ 400 6000; Balance intact."""
     inv = invoice(us, us_ids, "30.00")
     resp = us.post(
         "payment",
@@ -137,7 +137,7 @@ def test_overapplying_payment_is_6000(us: Api, us_ids: dict[str, str]) -> None:
 
 
 def test_payment_missing_total_is_6000(us: Api, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §2 Payment: missing TotalAmt ⇒ 6000 "You must set a transaction amount"."""
+    """qbo-facts §2 Payment: missing TotalAmt ⇒ 6000 "You must set a transaction amount"."""
     inv = invoice(us, us_ids, "30.00")
     resp = us.post(
         "payment", {"CustomerRef": {"value": us_ids["amy"]}, "Line": [pay_line("30.00", inv["Id"])]}
@@ -147,7 +147,7 @@ def test_payment_missing_total_is_6000(us: Api, us_ids: dict[str, str]) -> None:
 
 
 def test_payment_missing_customer_is_rejected(us: Api, ctl: Control, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §2 Payment: CustomerRef is required ⇒ 400 (required-param 2020 or business 6000)."""
+    """qbo-facts §2 Payment: CustomerRef is required ⇒ 400 (required-param 2020 or business 6000)."""
     inv = invoice(us, us_ids, "30.00")
     resp = us.post("payment", {"TotalAmt": Decimal("30.00"), "Line": [pay_line("30.00", inv["Id"])]})
     assert resp.status_code == 400, resp.text
@@ -156,7 +156,7 @@ def test_payment_missing_customer_is_rejected(us: Api, ctl: Control, us_ids: dic
 
 
 def test_payment_on_unknown_invoice_is_rejected(us: Api, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §5 (610 for references to missing transactions): LinkedTxn to an unknown invoice ⇒ 400."""
+    """qbo-facts §5 (610 for references to missing transactions): LinkedTxn to an unknown invoice ⇒ 400."""
     resp = us.post(
         "payment",
         {
@@ -169,7 +169,7 @@ def test_payment_on_unknown_invoice_is_rejected(us: Api, us_ids: dict[str, str])
 
 
 def test_credit_memo_created_with_balance(us: Api, us_ids: dict[str, str]) -> None:
-    """Spec CreditMemo (QBO-FACTS §2 Payment TxnType CreditMemo): lines and TotalAmt like an invoice;
+    """Spec CreditMemo (qbo-facts §2 Payment TxnType CreditMemo): lines and TotalAmt like an invoice;
     Balance = remaining credit."""
     memo = us.create(
         "CreditMemo",
@@ -181,7 +181,7 @@ def test_credit_memo_created_with_balance(us: Api, us_ids: dict[str, str]) -> No
 
 
 def test_credit_memo_applied_via_payment(us: Api, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §2 Payment (LinkedTxn TxnType CreditMemo) + spec: a payment of 70.00 applying 100.00 to
+    """qbo-facts §2 Payment (LinkedTxn TxnType CreditMemo) + spec: a payment of 70.00 applying 100.00 to
     an invoice and the 30.00 credit memo zeroes both Balances."""
     inv = invoice(us, us_ids, "100.00")
     memo = us.create(
@@ -198,7 +198,7 @@ def test_credit_memo_applied_via_payment(us: Api, us_ids: dict[str, str]) -> Non
 
 
 def test_payment_query_by_customer(us: Api, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §4 filterable Payment fields: CustomerRef compares its value."""
+    """qbo-facts §4 filterable Payment fields: CustomerRef compares its value."""
     inv = invoice(us, us_ids, "10.00")
     pay = payment(us, us_ids, "10.00", [pay_line("10.00", inv["Id"])])
     rows = us.rows(f"SELECT * FROM Payment WHERE CustomerRef = '{us_ids['amy']}'", "Payment")

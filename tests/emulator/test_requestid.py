@@ -1,4 +1,4 @@
-"""Idempotent writes with `requestid` (QBO-FACTS §7)."""
+"""Idempotent writes with `requestid` (qbo-facts §7)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ def invoice_body(ids: dict[str, str], amount: str = "75.00") -> JsonObj:
 
 
 def test_same_requestid_replays_identical_response(us: Api, ctl: Control, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §7: a second request with the same requestid is not performed again and returns the
+    """qbo-facts §7: a second request with the same requestid is not performed again and returns the
     same response as the original (identical body); one object stored."""
     before = len(ctl.entities(US_REALM, "Invoice"))
     first = us.post("invoice", invoice_body(us_ids), requestid="rid-invoice-1")
@@ -23,7 +23,7 @@ def test_same_requestid_replays_identical_response(us: Api, ctl: Control, us_ids
 
 
 def test_different_requestids_create_two(us: Api, ctl: Control, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §7: requestids are distinct keys — two ids, two invoices."""
+    """qbo-facts §7: requestids are distinct keys — two ids, two invoices."""
     before = len(ctl.entities(US_REALM, "Invoice"))
     a = loads(us.post("invoice", invoice_body(us_ids), requestid="rid-a"))["Invoice"]
     b = loads(us.post("invoice", invoice_body(us_ids), requestid="rid-b"))["Invoice"]
@@ -32,7 +32,7 @@ def test_different_requestids_create_two(us: Api, ctl: Control, us_ids: dict[str
 
 
 def test_requestid_replay_for_name_list(us: Api, ctl: Control) -> None:
-    """QBO-FACTS §7 (name lists UNCONF; spec: replayed too): the second customer create with the same
+    """qbo-facts §7 (name lists UNCONF; spec: replayed too): the second customer create with the same
     requestid replays the first response instead of answering 6240."""
     before = len(ctl.entities(US_REALM, "Customer"))
     first = us.post("customer", {"DisplayName": "Idempotent Co"}, requestid="rid-cust-1")
@@ -43,7 +43,7 @@ def test_requestid_replay_for_name_list(us: Api, ctl: Control) -> None:
 
 
 def test_requestid_replay_of_update_writes_once(us: Api, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §7: a replayed sparse update is not applied twice (SyncToken moves once)."""
+    """qbo-facts §7: a replayed sparse update is not applied twice (SyncToken moves once)."""
     inv = us.invoice(us_ids["amy"], [sales_line("10.00", us_ids["hours"])])
     body = {"Id": inv["Id"], "SyncToken": "0", "sparse": True, "PrivateNote": "once"}
     first = us.post("invoice", body, requestid="rid-upd-1")
@@ -56,7 +56,7 @@ def test_requestid_replay_of_update_writes_once(us: Api, us_ids: dict[str, str])
 def test_after_commit_fault_then_retry_yields_one_object(
     us: Api, ctl: Control, us_ids: dict[str, str]
 ) -> None:
-    """QBO-FACTS §7 (+ §6 advice to reuse the requestid on retries): the write commits but its response is
+    """qbo-facts §7 (+ §6 advice to reuse the requestid on retries): the write commits but its response is
     lost (injected 500 after_commit); the retry with the same requestid returns the committed invoice and
     nothing is duplicated."""
     before = {i["Id"] for i in ctl.entities(US_REALM, "Invoice")}
@@ -78,7 +78,7 @@ def test_after_commit_fault_then_retry_yields_one_object(
 
 
 def test_requestid_scoped_per_realm(us: Api, ca: Api, ctl: Control) -> None:
-    """QBO-FACTS §7: the requestid must be unique per company — the same id in another realm is a new
+    """qbo-facts §7: the requestid must be unique per company — the same id in another realm is a new
     request."""
     us.post("customer", {"DisplayName": "Realm Scoped"}, requestid="rid-shared")
     resp = ca.post("customer", {"DisplayName": "Realm Scoped"}, requestid="rid-shared")
@@ -87,7 +87,7 @@ def test_requestid_scoped_per_realm(us: Api, ca: Api, ctl: Control) -> None:
 
 
 def test_requestid_over_50_chars_is_rejected(us: Api, ctl: Control) -> None:
-    """QBO-FACTS §7: requestid max 50 chars; longer ⇒ 400 (spec: 2050-style); nothing written."""
+    """qbo-facts §7: requestid max 50 chars; longer ⇒ 400 (spec: 2050-style); nothing written."""
     before = len(ctl.entities(US_REALM, "Customer"))
     assert us.post("customer", {"DisplayName": "Fifty"}, requestid="r" * 50).status_code == 200
     assert_fault(us.post("customer", {"DisplayName": "Fifty One"}, requestid="r" * 51), "2050")
@@ -95,7 +95,7 @@ def test_requestid_over_50_chars_is_rejected(us: Api, ctl: Control) -> None:
 
 
 def test_requestid_retention_expires(us: Api, ctl: Control, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §7 (retention UNCONF; spec default 24 h of emulator clock): after 25 h the same requestid is
+    """qbo-facts §7 (retention UNCONF; spec default 24 h of emulator clock): after 25 h the same requestid is
     a new request."""
     before = len(ctl.entities(US_REALM, "Invoice"))
     first = loads(us.post("invoice", invoice_body(us_ids), requestid="rid-old"))["Invoice"]

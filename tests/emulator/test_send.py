@@ -1,4 +1,4 @@
-"""Sending invoices through QBO (QBO-FACTS §8, §6 sandbox email limit)."""
+"""Sending invoices through QBO (qbo-facts §8, §6 sandbox email limit)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def sends(ctl: Control) -> list[JsonObj]:
 
 
 def test_send_sets_email_sent_and_delivery_info(us: Api, ctl: Control, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §8: POST /invoice/{id}/send (octet-stream, empty body) returns the invoice with
+    """qbo-facts §8: POST /invoice/{id}/send (octet-stream, empty body) returns the invoice with
     EmailStatus EmailSent, DeliveryInfo {DeliveryType Email, DeliveryTime offset ts}; SyncToken +1."""
     inv = make_invoice(us, us_ids)
     assert inv["EmailStatus"] == "NotSet"
@@ -41,7 +41,7 @@ def test_send_sets_email_sent_and_delivery_info(us: Api, ctl: Control, us_ids: d
 
 
 def test_send_to_overwrites_bill_email(us: Api, ctl: Control, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §8: `?sendTo=` sends to that address and overwrites BillEmail.Address."""
+    """qbo-facts §8: `?sendTo=` sends to that address and overwrites BillEmail.Address."""
     inv = make_invoice(us, us_ids)
     resp = us.send(inv["Id"], sendTo="billing+od@example.org")
     assert resp.status_code == 200, resp.text
@@ -52,7 +52,7 @@ def test_send_to_overwrites_bill_email(us: Api, ctl: Control, us_ids: dict[str, 
 
 
 def test_send_to_without_bill_email(us: Api, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §8: an invoice without BillEmail can be sent with `sendTo`, which becomes BillEmail."""
+    """qbo-facts §8: an invoice without BillEmail can be sent with `sendTo`, which becomes BillEmail."""
     inv = make_invoice(us, us_ids, email=None)
     resp = us.send(inv["Id"], sendTo="payer@example.com")
     assert resp.status_code == 200, resp.text
@@ -60,7 +60,7 @@ def test_send_to_without_bill_email(us: Api, us_ids: dict[str, str]) -> None:
 
 
 def test_send_without_any_email_is_400(us: Api, ctl: Control, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §8 (UNCONF, spec choice): no BillEmail and no sendTo ⇒ 400 code 6000 naming the missing
+    """qbo-facts §8 (UNCONF, spec choice): no BillEmail and no sendTo ⇒ 400 code 6000 naming the missing
     email; nothing sent, SyncToken unchanged."""
     inv = make_invoice(us, us_ids, email=None)
     err = assert_fault(us.send(inv["Id"]), "6000")
@@ -72,7 +72,7 @@ def test_send_without_any_email_is_400(us: Api, ctl: Control, us_ids: dict[str, 
 
 
 def test_send_to_invalid_email_is_400(us: Api, ctl: Control, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §2 Customer email rule ('@' and '.') + spec: invalid sendTo ⇒ 400 code 6000."""
+    """qbo-facts §2 Customer email rule ('@' and '.') + spec: invalid sendTo ⇒ 400 code 6000."""
     inv = make_invoice(us, us_ids)
     assert_fault(us.send(inv["Id"], sendTo="not-an-email"), "6000")
     assert sends(ctl) == []
@@ -80,12 +80,12 @@ def test_send_to_invalid_email_is_400(us: Api, ctl: Control, us_ids: dict[str, s
 
 
 def test_send_unknown_invoice_is_610(us: Api) -> None:
-    """QBO-FACTS §5: unknown Id ⇒ 400 code 610 Object Not Found."""
+    """qbo-facts §5: unknown Id ⇒ 400 code 610 Object Not Found."""
     assert_fault(us.send("987654"), "610")
 
 
 def test_41st_send_of_the_day_is_400(us: Api, ctl: Control, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §6/§12: sandbox email sends are limited to 40/day/realm; the 41st ⇒ 400 code 6000 about
+    """qbo-facts §6/§12: sandbox email sends are limited to 40/day/realm; the 41st ⇒ 400 code 6000 about
     the daily email limit; the next emulator day allows sending again."""
     inv = make_invoice(us, us_ids)
     for n in range(40):
@@ -100,7 +100,7 @@ def test_41st_send_of_the_day_is_400(us: Api, ctl: Control, us_ids: dict[str, st
 
 
 def test_send_limit_is_per_realm(us: Api, ca: Api, ctl: Control, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §6: the 40/day limit is per realm — a US realm at its limit does not block the CA realm."""
+    """qbo-facts §6: the 40/day limit is per realm — a US realm at its limit does not block the CA realm."""
     inv = make_invoice(us, us_ids)
     for _ in range(40):
         assert us.send(inv["Id"]).status_code == 200

@@ -1,4 +1,4 @@
-"""Void and hard delete of transactions (QBO-FACTS §3, §9)."""
+"""Void and hard delete of transactions (qbo-facts §3, §9)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def invoice(us: Api, ids: dict[str, str], note: str | None = None) -> JsonObj:
 
 
 def test_void_zeroes_amounts_and_keeps_invoice(us: Api, ctl: Control, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §3 void invoice: POST ?operation=void {Id, SyncToken} ⇒ invoice stays, amounts zeroed,
+    """qbo-facts §3 void invoice: POST ?operation=void {Id, SyncToken} ⇒ invoice stays, amounts zeroed,
     Balance 0, TotalAmt 0, "Voided" prepended to PrivateNote, SyncToken +1."""
     inv = invoice(us, us_ids, note="OneDesk #42")
     resp = us.post("invoice", {"Id": inv["Id"], "SyncToken": inv["SyncToken"]}, operation="void")
@@ -33,7 +33,7 @@ def test_void_zeroes_amounts_and_keeps_invoice(us: Api, ctl: Control, us_ids: di
 
 
 def test_void_with_stale_synctoken_is_5010(us: Api, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §3: stale SyncToken on any write ⇒ 400 code 5010; invoice not voided."""
+    """qbo-facts §3: stale SyncToken on any write ⇒ 400 code 5010; invoice not voided."""
     inv = invoice(us, us_ids)
     us.update("Invoice", {"Id": inv["Id"], "SyncToken": "0", "sparse": True, "PrivateNote": "edit"})
     assert_fault(us.post("invoice", {"Id": inv["Id"], "SyncToken": "0"}, operation="void"), "5010")
@@ -41,7 +41,7 @@ def test_void_with_stale_synctoken_is_5010(us: Api, us_ids: dict[str, str]) -> N
 
 
 def test_delete_returns_stub_then_610(us: Api, ctl: Control, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §3 delete invoice: ?operation=delete ⇒ {"Invoice":{"status":"Deleted","domain":"QBO",
+    """qbo-facts §3 delete invoice: ?operation=delete ⇒ {"Invoice":{"status":"Deleted","domain":"QBO",
     "Id"},"time"}; afterwards read/update ⇒ 610 and the object is gone (hard delete)."""
     inv = invoice(us, us_ids)
     resp = us.post("invoice", {"Id": inv["Id"], "SyncToken": inv["SyncToken"]}, operation="delete")
@@ -61,7 +61,7 @@ def test_delete_returns_stub_then_610(us: Api, ctl: Control, us_ids: dict[str, s
 
 
 def test_delete_with_stale_synctoken_is_5010(us: Api, ctl: Control, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §3: delete with an old SyncToken ⇒ 400 5010; the invoice survives."""
+    """qbo-facts §3: delete with an old SyncToken ⇒ 400 5010; the invoice survives."""
     inv = invoice(us, us_ids)
     us.update("Invoice", {"Id": inv["Id"], "SyncToken": "0", "sparse": True, "PrivateNote": "edit"})
     assert_fault(us.post("invoice", {"Id": inv["Id"], "SyncToken": "0"}, operation="delete"), "5010")
@@ -69,12 +69,12 @@ def test_delete_with_stale_synctoken_is_5010(us: Api, ctl: Control, us_ids: dict
 
 
 def test_delete_unknown_is_610(us: Api) -> None:
-    """QBO-FACTS §5: deleting an unknown transaction Id ⇒ 400 610."""
+    """qbo-facts §5: deleting an unknown transaction Id ⇒ 400 610."""
     assert_fault(us.post("invoice", {"Id": "424242", "SyncToken": "0"}, operation="delete"), "610")
 
 
 def test_delete_appears_as_stub_in_cdc(us: Api, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §9: deletes appear in CDC as {"domain":"QBO","status":"Deleted","Id",
+    """qbo-facts §9: deletes appear in CDC as {"domain":"QBO","status":"Deleted","Id",
     "MetaData":{"LastUpdatedTime"}} stubs."""
     inv = invoice(us, us_ids)
     since = parse_ts(inv["MetaData"]["CreateTime"]) - timedelta(minutes=5)
@@ -94,7 +94,7 @@ def test_delete_appears_as_stub_in_cdc(us: Api, us_ids: dict[str, str]) -> None:
 
 
 def test_voided_invoice_is_still_listed(us: Api, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §3: a voided invoice stays (queryable), unlike a deleted one."""
+    """qbo-facts §3: a voided invoice stays (queryable), unlike a deleted one."""
     inv = invoice(us, us_ids)
     us.post("invoice", {"Id": inv["Id"], "SyncToken": "0"}, operation="void")
     rows = us.rows(f"SELECT * FROM Invoice WHERE Id = '{inv['Id']}'", "Invoice")
@@ -103,7 +103,7 @@ def test_voided_invoice_is_still_listed(us: Api, us_ids: dict[str, str]) -> None
 
 
 def test_delete_paid_invoice_is_rejected(us: Api, ctl: Control, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §3 delete invoice: "Linked transactions must be unlinked first" — deleting an invoice with
+    """qbo-facts §3 delete invoice: "Linked transactions must be unlinked first" — deleting an invoice with
     an applied payment ⇒ 400 Fault; the invoice survives."""
     inv = invoice(us, us_ids)
     us.create(

@@ -1,4 +1,4 @@
-"""Webhook deliveries: CloudEvents, legacy, signature, retries (QBO-FACTS §10)."""
+"""Webhook deliveries: CloudEvents, legacy, signature, retries (qbo-facts §10)."""
 
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ def receiver() -> Iterator[Receiver]:
 
 
 def signature(body: bytes, token: str = VERIFIER_TOKEN) -> str:
-    """QBO-FACTS §10: base64(HMAC-SHA256(key=verifier token, msg=raw body))."""
+    """qbo-facts §10: base64(HMAC-SHA256(key=verifier token, msg=raw body))."""
     return base64.b64encode(hmac.new(token.encode(), body, hashlib.sha256).digest()).decode()
 
 
@@ -113,7 +113,7 @@ def has_event(entity_id: str, event_type: str) -> Callable[[list[Delivery]], boo
 def test_cloudevents_delivery_and_signature(
     us: Api, ctl: Control, receiver: Receiver, us_ids: dict[str, str]
 ) -> None:
-    """QBO-FACTS §10 CloudEvents: a JSON array of CloudEvents 1.0 objects (specversion, id uuid, source,
+    """qbo-facts §10 CloudEvents: a JSON array of CloudEvents 1.0 objects (specversion, id uuid, source,
     type qbo.invoice.created.v1, time, intuitentityid, intuitaccountid = realm, data {}); header
     intuit-signature = base64(HMAC-SHA256(verifier token, raw body)); Content-Type application/json."""
     ctl.app(webhook_url=receiver.url)
@@ -151,7 +151,7 @@ def test_cloudevents_delivery_and_signature(
 
 
 def test_custom_verifier_token_signs(us: Api, ctl: Control, receiver: Receiver) -> None:
-    """QBO-FACTS §10: the HMAC key is the app's verifier token (not the client secret)."""
+    """qbo-facts §10: the HMAC key is the app's verifier token (not the client secret)."""
     ctl.app(webhook_url=receiver.url, verifier_token="another-verifier")
     cust = us.create("Customer", {"DisplayName": "Hooked Customer"})
     flush(ctl)
@@ -162,7 +162,7 @@ def test_custom_verifier_token_signs(us: Api, ctl: Control, receiver: Receiver) 
 
 
 def test_event_types_in_order(us: Api, ctl: Control, receiver: Receiver, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §10: type = qbo.invoice.{created,updated,emailed,void,deleted}.v1, delivered in the order
+    """qbo-facts §10: type = qbo.invoice.{created,updated,emailed,void,deleted}.v1, delivered in the order
     they happened, each with a fresh id."""
     ctl.app(webhook_url=receiver.url)
     inv = us.invoice(us_ids["amy"], [sales_line("10.00", us_ids["hours"])], BillEmail={"Address": "a@b.com"})
@@ -184,7 +184,7 @@ def test_event_types_in_order(us: Api, ctl: Control, receiver: Receiver, us_ids:
 
 
 def test_payment_and_item_events(us: Api, ctl: Control, receiver: Receiver, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §10: Payment and Item changes emit qbo.payment.created.v1 / qbo.item.created.v1."""
+    """qbo-facts §10: Payment and Item changes emit qbo.payment.created.v1 / qbo.item.created.v1."""
     ctl.app(webhook_url=receiver.url)
     inv = us.invoice(us_ids["amy"], [sales_line("10.00", us_ids["hours"])])
     pay = us.create(
@@ -202,7 +202,7 @@ def test_payment_and_item_events(us: Api, ctl: Control, receiver: Receiver, us_i
 
 
 def test_legacy_format(us: Api, ctl: Control, receiver: Receiver, us_ids: dict[str, str]) -> None:
-    """QBO-FACTS §10 legacy payload: {"eventNotifications":[{"realmId","dataChangeEvent":{"entities":[{name,
+    """qbo-facts §10 legacy payload: {"eventNotifications":[{"realmId","dataChangeEvent":{"entities":[{name,
     id, operation Create, lastUpdated}]}}]}, same signature scheme."""
     ctl.app(webhook_url=receiver.url, webhook_format="legacy")
     inv = us.invoice(us_ids["amy"], [sales_line("10.00", us_ids["hours"])])
@@ -225,7 +225,7 @@ def test_legacy_format(us: Api, ctl: Control, receiver: Receiver, us_ids: dict[s
 
 
 def test_cloudevents_batch_content_type(us: Api, ctl: Control, receiver: Receiver) -> None:
-    """QBO-FACTS §10 (Content-Type UNCONF; spec selectable): application/cloudevents-batch+json."""
+    """qbo-facts §10 (Content-Type UNCONF; spec selectable): application/cloudevents-batch+json."""
     ctl.app(webhook_url=receiver.url, webhook_content_type="application/cloudevents-batch+json")
     cust = us.create("Customer", {"DisplayName": "Batch Typed"})
     flush(ctl)
@@ -234,7 +234,7 @@ def test_cloudevents_batch_content_type(us: Api, ctl: Control, receiver: Receive
 
 
 def test_events_batched_per_delivery(us: Api, ctl: Control, receiver: Receiver) -> None:
-    """QBO-FACTS §10 (events queued and batched together) + spec: pending events go out together;
+    """qbo-facts §10 (events queued and batched together) + spec: pending events go out together;
     none lost."""
     ctl.app(webhook_url=receiver.url)
     ids = [us.create("Customer", {"DisplayName": f"Batched {n}"})["Id"] for n in range(5)]
@@ -246,7 +246,7 @@ def test_events_batched_per_delivery(us: Api, ctl: Control, receiver: Receiver) 
 
 
 def test_disabled_or_unset_webhooks_deliver_nothing(us: Api, ctl: Control, receiver: Receiver) -> None:
-    """QBO-FACTS §10 (events only for a configured endpoint) + spec webhooks_enabled: nothing is sent when the
+    """qbo-facts §10 (events only for a configured endpoint) + spec webhooks_enabled: nothing is sent when the
     URL is unset or webhooks are disabled."""
     us.create("Customer", {"DisplayName": "No Hook 1"})
     flush(ctl)
@@ -261,7 +261,7 @@ def test_disabled_or_unset_webhooks_deliver_nothing(us: Api, ctl: Control, recei
 def test_failed_delivery_is_retried_with_same_events(
     us: Api, ctl: Control, receiver: Receiver, us_ids: dict[str, str]
 ) -> None:
-    """QBO-FACTS §10 delivery: non-2xx ⇒ retried (0 s, 10 s, 20 s, … divided by clock speed) with the same
+    """qbo-facts §10 delivery: non-2xx ⇒ retried (0 s, 10 s, 20 s, … divided by clock speed) with the same
     events (same CloudEvent ids, at-least-once); /_sandbox/webhooks records each attempt."""
     receiver.statuses = [500, 500]
     ctl.app(webhook_url=receiver.url)
@@ -287,7 +287,7 @@ def test_failed_delivery_is_retried_with_same_events(
 def test_payment_void_and_customer_inactivation_events(
     us: Api, ctl: Control, receiver: Receiver, us_ids: dict[str, str]
 ) -> None:
-    """QBO-FACTS §10 types: a voided payment ⇒ qbo.payment.void.v1; §9/§13.14 a customer set Active false is
+    """qbo-facts §10 types: a voided payment ⇒ qbo.payment.void.v1; §9/§13.14 a customer set Active false is
     an update ⇒ qbo.customer.updated.v1 (name lists are never deleted)."""
     ctl.app(webhook_url=receiver.url)
     inv = us.invoice(us_ids["amy"], [sales_line("10.00", us_ids["hours"])])

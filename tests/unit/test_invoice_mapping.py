@@ -1,4 +1,4 @@
-"""Money rules and the OneDesk -> QBO invoice mapping (PRODUCT.md P5, P10, P13-P16); the choice of tax
+"""Money rules and the OneDesk -> QBO invoice mapping (docs/product.md P5, P10, P13-P16); the choice of tax
 code itself is tested in test_taxes.py."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Which QBO names an invoice needs, and which names QBO refuses (PRODUCT.md P11-P13)."""
+"""Which QBO names an invoice needs, and which names QBO refuses (docs/product.md P11-P13)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""send_invoice: QBO emails the invoice at most once per send request (PRODUCT.md P9, invariant 1)."""
+"""send_invoice: QBO emails the invoice at most once per send request (docs/product.md P9, invariant 1)."""
 
 from __future__ import annotations
 

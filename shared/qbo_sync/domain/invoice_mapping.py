@@ -1,4 +1,4 @@
-"""OneDesk invoice -> QBO invoice (PRODUCT.md P5, P13-P16), as a pure function.
+"""OneDesk invoice -> QBO invoice (docs/product.md P5, P13-P16), as a pure function.
 
 Rules chosen where QBO and the issue leave room (README "Invoice mapping" repeats them):
 - Only Open or Sent invoices are copied; everything else is refused with a reason.

@@ -1,4 +1,4 @@
-"""Matching rules (PRODUCT.md P11-P13): which QBO names a OneDesk invoice needs, and which QBO refuses."""
+"""Matching rules (docs/product.md P11-P13): which QBO names a OneDesk invoice needs, which QBO refuses."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Deterministic QBO ``requestid`` values: the same logical write always carries the same id, so a
-retry after a lost response is replayed by QBO instead of performed twice (QBO-FACTS §7)."""
+retry after a lost response is replayed by QBO instead of performed twice (qbo-facts §7)."""
 
 from __future__ import annotations
 

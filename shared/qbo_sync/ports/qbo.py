@@ -2,7 +2,7 @@
 
 Queries are expressed as ``Condition`` values, never as text: only the adapter writes QBO query
 language, so no caller can concatenate user input into a query. Every write takes a ``request_id``
-(QBO's idempotency key, QBO-FACTS §7); every result carries ``intuit_tid`` for the audit log.
+(QBO's idempotency key, qbo-facts §7); every result carries ``intuit_tid`` for the audit log.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def in_(field: str, values: Sequence[QueryValue]) -> Condition:
 
 
 def like(field: str, pattern: str) -> Condition:
-    """``%`` is the only wildcard QBO knows (QBO-FACTS §4)."""
+    """``%`` is the only wildcard QBO knows (qbo-facts §4)."""
     return Condition(field, "LIKE", (pattern,))
 
 

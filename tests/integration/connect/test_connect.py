@@ -1,5 +1,5 @@
 """qbo_connect end to end in-process: connect through the emulator's consent page, settings, switching
-company, disconnecting, and resuming parked work (PRODUCT.md P1-P4, issue [connect])."""
+company, disconnecting, and resuming parked work (docs/product.md P1-P4, issue [connect])."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""QBO fault bodies (JSON, gateway JSON, XML, HTML) map to typed errors (QBO-FACTS §5)."""
+"""QBO fault bodies (JSON, gateway JSON, XML, HTML) map to typed errors (qbo-facts §5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Query text is built only from Conditions, with QBO's escaping (QBO-FACTS §4)."""
+"""Query text is built only from Conditions, with QBO's escaping (qbo-facts §4)."""
 
 from __future__ import annotations
 

@@ -42,7 +42,7 @@ from qbo_sync.ports.qbo import (
 )
 from qbo_sync.ports.tokens import AccessTokenSource, RequestBudget
 
-MAX_BATCH_ITEMS = 30  # QBO's recommended payload ceiling per batch (QBO-FACTS §6)
+MAX_BATCH_ITEMS = 30  # QBO's recommended payload ceiling per batch (qbo-facts §6)
 MAX_REQUEST_ID = 50
 MAX_BATCH_REQUEST_ID = 36
 CDC_ENTITIES = ("Invoice", "Payment", "CreditMemo")

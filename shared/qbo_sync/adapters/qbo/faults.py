@@ -1,4 +1,4 @@
-"""QBO fault bodies -> typed ``QboError`` (QBO-FACTS §5).
+"""QBO fault bodies -> typed ``QboError`` (qbo-facts §5).
 
 Three shapes reach us: the normal ``{"Fault": {"Error": [...]}}`` JSON, the gateway's lower-case
 ``{"fault": {"error": [...]}}`` JSON (401/403), and the XML ``IntuitResponse`` that throttling still

@@ -1,4 +1,4 @@
-"""QBO query language, written only here and only from ``Condition`` values (QBO-FACTS §4).
+"""QBO query language, written only here and only from ``Condition`` values (qbo-facts §4).
 
 String literals are single-quoted with a backslash before ``'`` and ``\\``; statements are POSTed as
 ``application/text`` so there is no URL encoding to get wrong.
