@@ -4,19 +4,20 @@ with ``register`` (its arguments) and ``run`` (its work, returning the exit stat
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from types import ModuleType
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from onedesk_qbo import audit, backfill, replay, status, tenants
+from onedesk_qbo import audit, backfill, preview, replay, status, tenants
 from onedesk_qbo.config import ConfigError, configure
 from onedesk_qbo.console import err
 from onedesk_qbo.queues import NoDeadLetterQueue
 from qbo_sync.config import MissingSetting
 
 # The subcommands, in the order `--help` lists them.
-COMMANDS: tuple[ModuleType, ...] = (tenants, status, backfill, replay, audit)
+COMMANDS: tuple[ModuleType, ...] = (tenants, status, preview, backfill, replay, audit)
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2  # also argparse's
@@ -39,6 +40,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    _product_logs_to_stderr()
     try:
         configure(args.stack, args.region)
         return int(args.run(args))
@@ -54,6 +56,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130
+
+
+def _product_logs_to_stderr() -> None:
+    """The product code logs JSON lines to stdout (as Lambda wants); here stdout is the command's result
+    (``--json`` must stay parseable), so its warnings and errors go to stderr and the rest is dropped."""
+    from qbo_sync.observability import logger  # noqa: PLC0415 - after the deployment is chosen
+
+    handler = logger.registered_handler
+    if isinstance(handler, logging.StreamHandler):
+        handler.setStream(sys.stderr)
+    logger.setLevel("WARNING")
 
 
 def entry() -> None:

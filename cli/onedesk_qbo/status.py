@@ -17,7 +17,7 @@ from qbo_sync import wiring
 from qbo_sync.adapters.aws import sqs_client
 from qbo_sync.domain.tenant import Tenant
 from qbo_sync.ports.onedesk import OneDeskError, OneDeskPort
-from qbo_sync.ports.store import ParkedWork
+from qbo_sync.ports.store import MappingStore, ParkedWork
 from qbo_sync.ports.tokens import ConnectionStore
 
 NOT_CONNECTED = "not connected"
@@ -35,6 +35,7 @@ class TenantStatus:
     plan: str | None
     plan_error: str | None  # OneDesk could not tell (bad key, outage): the rest of the row still shows
     parked: int
+    conflicts: int  # invoices edited in QBO since our last copy, waiting for the admin's choice
     last_sync_at: datetime | None
 
 
@@ -42,6 +43,7 @@ def tenant_status(
     tenant: Tenant,
     connections: ConnectionStore,
     parked: ParkedWork,
+    mappings: MappingStore,
     onedesk_for: Callable[[Tenant], OneDeskPort],
 ) -> TenantStatus:
     connection = connections.get(tenant.tenant_id)
@@ -60,6 +62,7 @@ def tenant_status(
         plan=plan,
         plan_error=plan_error,
         parked=parked.count_parked(tenant.tenant_id),
+        conflicts=len(mappings.conflicts(tenant.tenant_id, connection.realm_id)) if connection else 0,
         last_sync_at=connection.last_sync_at if connection else None,
     )
 
@@ -76,6 +79,7 @@ TENANT_COLUMNS: tuple[Column[TenantStatus], ...] = (
     Column("country", lambda row: text(row.country)),
     Column("plan", lambda row: row.plan or f"unknown: {row.plan_error}"),
     Column("parked", lambda row: str(row.parked)),
+    Column("conflicts", lambda row: str(row.conflicts)),
     Column("last sync", lambda row: when(row.last_sync_at)),
 )
 
@@ -130,7 +134,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         tenants = store.list_tenants()
     rows = [
-        tenant_status(tenant, wiring.connection_store(), wiring.parked_work(), wiring.onedesk_for)
+        tenant_status(
+            tenant,
+            wiring.connection_store(),
+            wiring.parked_work(),
+            wiring.mapping_store(),
+            wiring.onedesk_for,
+        )
         for tenant in sorted(tenants, key=lambda t: t.tenant_id)
     ]
     queues = queue_statuses(QueueAdmin(sqs_client()))

@@ -275,3 +275,42 @@ def test_audit_lists_an_invoices_decisions_oldest_first_with_qbo_ids(us_world: W
     assert records.index(created) < next(i for i, r in enumerate(records) if r["outcome"] == "unchanged")
     table = cli(world.stack, "audit", invoice["id"], "--tenant", world.tenant.tenant_id)
     assert created["intuit_tid"] in table.stdout and created["request_id"] in table.stdout
+
+
+def test_preview_lists_the_exact_payloads_and_requests_and_writes_nothing(us_world: World) -> None:
+    world = us_world
+    org = world.onedesk.organization("Preview E2E", contact="Pat Payer", email="pat@preview.test")
+    invoice = world.open_invoice(org, [SUPPORT])
+    before = world.qbo.last_seq()
+    entities = {name: len(world.qbo.entities(name)) for name in ("Customer", "Item", "Invoice")}
+
+    preview = cli_json(world.stack, "preview", invoice["id"], "--tenant", world.tenant.tenant_id, "--send")
+
+    assert preview["outcome"] == "done"
+    writes = [r for r in preview["qbo_requests"] if r["write"]]
+    # The new customer and product/service in one batch, then the invoice.
+    assert [(w["operation"], w["entity"]) for w in writes] == [("batch", "Batch"), ("create", "Invoice")]
+    assert [e.get("DisplayName") or e.get("Name") for e in writes[0]["payload"]] == ["Preview E2E", "Support"]
+    assert all(w["request_id"] for w in writes)
+    planned = writes[-1]["payload"]
+    assert planned["PrivateNote"].endswith(f"[onedesk:{invoice['id']}]")
+    assert [(line["Description"], line["Amount"]) for line in planned["Line"]] == [
+        ("Fix login page", "180.00")
+    ]
+    assert [d["send_to"] for d in preview["deliveries"]] == ["pat@preview.test"]
+    # Reads went to QBO (the customer lookup); nothing was written anywhere.
+    sent = world.qbo.data_requests(before)
+    assert sent and all(r["method"] == "GET" or r["path"].endswith("/query") for r in sent)
+    assert {name: len(world.qbo.entities(name)) for name in entities} == entities
+    assert _qbo_reference(world, invoice["id"]) is None
+    assert world.onedesk.record(invoice["id"])["syncMessage"] is None
+
+    # The real copy then sends what the preview showed.
+    world.command(invoice["id"])
+    reference = wait_for(lambda: _qbo_reference(world, invoice["id"]), what="invoice copied")
+    copied = world.qbo.entity("Invoice", reference["invoiceId"])
+    sales = [line for line in copied["Line"] if line["DetailType"] == "SalesItemLineDetail"]
+    assert [(line["Description"], str(line["Amount"])) for line in sales] == [("Fix login page", "180.00")]
+    table = cli(world.stack, "preview", invoice["id"], "--tenant", world.tenant.tenant_id)
+    assert table.returncode == 0, table.stderr
+    assert "read" in table.stdout and "Invoice" in table.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -36,11 +37,13 @@ from qbo_sync.domain.connection import Connection, ConnectionStatus
 from qbo_sync.domain.onedesk import AccountProfile, InvoiceStatus, Plan, QboReference
 from qbo_sync.domain.tenant import TriggerPolicy
 from qbo_sync.ports.onedesk import OneDeskAuthError
+from qbo_sync.ports.store import InvoiceConflict
 from qbo_sync.usecases.ingress import command_for
 from tests.unit.builders import AT, TENANT, make_invoice, tenant
 from tests.unit.fakes import (
     FakeCommandQueue,
     FakeConnectionStore,
+    FakeMappingStore,
     FakeOneDesk,
     FakeParkedWork,
     FakeTenantStore,
@@ -339,8 +342,11 @@ def test_status_row_of_a_connected_tenant() -> None:
         )
         parked.park(command, "settings incomplete")
 
+    mappings = FakeMappingStore()
+    for invoice_id in ("i1", "i2", "i3"):
+        mappings.save_conflict(_conflict(invoice_id))
     row = tenant_status(
-        tenant(), FakeConnectionStore(_connection()), parked, lambda _t: _onedesk(Plan.PREMIUM)
+        tenant(), FakeConnectionStore(_connection()), parked, mappings, lambda _t: _onedesk(Plan.PREMIUM)
     )
 
     assert (row.connection, row.realm_id, row.country, row.company) == (
@@ -349,7 +355,34 @@ def test_status_row_of_a_connected_tenant() -> None:
         "US",
         "Acme Books",
     )
-    assert (row.plan, row.plan_error, row.parked, row.last_sync_at) == ("Premium", None, 2, NOW)
+    assert (row.plan, row.plan_error, row.parked, row.conflicts, row.last_sync_at) == (
+        "Premium",
+        None,
+        2,
+        3,
+        NOW,
+    )
+
+
+def _premium(_tenant: object) -> FakeOneDesk:
+    return _onedesk(Plan.PREMIUM)
+
+
+def _conflict(invoice_id: str) -> InvoiceConflict:
+    return InvoiceConflict(
+        tenant_id=TENANT,
+        realm_id="9130",
+        invoice_id=invoice_id,
+        invoice_number=f"INV-{invoice_id}",
+        qbo_invoice_id="77",
+        detected_at=NOW,
+        qbo_sync_token="3",
+        qbo_fingerprint="a" * 64,
+        qbo_total=Decimal("200.00"),
+        onedesk_total=Decimal("240.00"),
+        onedesk_content_hash="b" * 64,
+        differences="lines",
+    )
 
 
 def test_a_onedesk_error_leaves_the_rest_of_the_row() -> None:
@@ -358,7 +391,9 @@ def test_a_onedesk_error_leaves_the_rest_of_the_row() -> None:
         onedesk.get_account_profile = lambda: (_ for _ in ()).throw(OneDeskAuthError("API key revoked"))  # type: ignore[method-assign]
         return onedesk
 
-    row = tenant_status(tenant(), FakeConnectionStore(_connection()), FakeParkedWork(), refused)
+    row = tenant_status(
+        tenant(), FakeConnectionStore(_connection()), FakeParkedWork(), FakeMappingStore(), refused
+    )
 
     assert row.plan is None and row.plan_error == "OneDeskAuthError: API key revoked"
     assert row.connection == "connected"
@@ -369,14 +404,22 @@ def test_a_onedesk_error_leaves_the_rest_of_the_row() -> None:
 def test_status_row_of_a_tenant_to_reconnect_and_of_one_never_connected() -> None:
     needs = _connection(status=ConnectionStatus.NEEDS_RECONNECT, status_reason="refresh token expired")
     row = tenant_status(
-        tenant(), FakeConnectionStore(needs), FakeParkedWork(), lambda _t: _onedesk(Plan.PREMIUM)
+        tenant(),
+        FakeConnectionStore(needs),
+        FakeParkedWork(),
+        FakeMappingStore(),
+        lambda _t: _onedesk(Plan.PREMIUM),
     )
     cells = {column.header: column.cell(row) for column in TENANT_COLUMNS}
     assert cells["connection"] == "needs_reconnect (refresh token expired)"
     assert cells["last sync"] == "2026-11-03 08:00:00 UTC"
 
     never = tenant_status(
-        tenant(), FakeConnectionStore(), FakeParkedWork(), lambda _t: _onedesk(Plan.PREMIUM)
+        tenant(),
+        FakeConnectionStore(),
+        FakeParkedWork(),
+        FakeMappingStore(),
+        lambda _t: _onedesk(Plan.PREMIUM),
     )
     cells = {column.header: column.cell(never) for column in TENANT_COLUMNS}
     assert (cells["connection"], cells["realm"], cells["last sync"]) == ("not connected", "—", "—")
