@@ -27,7 +27,7 @@ from qbo_sync import deadline, wiring
 from qbo_sync.entrypoints import reject
 from qbo_sync.observability import logger, metrics
 from qbo_sync.ports.queues import MessageVisibility
-from qbo_sync.retries import Failure, classify, retry_delay
+from qbo_sync.retries import Failure, budget_back_in, classify, retry_delay
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -75,7 +75,9 @@ class RetryingFifoProcessor(SqsFifoPartialProcessor):
         else:
             failure = _failure_of(error)
             receive_count = int(record.attributes.approximate_receive_count)
-            delay = self._group_delays[group] = retry_delay(failure, receive_count)
+            delay = self._group_delays[group] = retry_delay(
+                failure, receive_count, budget_back_in=budget_back_in(error) if error else None
+            )
             logger.warning(
                 "record failed; it comes back after its retry delay",
                 extra={

@@ -23,6 +23,7 @@ records of its group come back with it (a FIFO group is locked while any of its 
 
 from __future__ import annotations
 
+import math
 import random
 import sys
 from collections.abc import Callable, Iterator
@@ -131,11 +132,27 @@ def _causes(error: BaseException) -> Iterator[BaseException]:
 
 
 def retry_delay(
-    failure: Failure, receive_count: int, uniform: Callable[[float, float], float] = _jitter.uniform
+    failure: Failure,
+    receive_count: int,
+    uniform: Callable[[float, float], float] = _jitter.uniform,
+    *,
+    budget_back_in: float | None = None,
 ) -> int:
-    """Whole seconds until a record that failed on its ``receive_count``-th receive is visible again."""
+    """Whole seconds until a record that failed on its ``receive_count``-th receive is visible again.
+    ``budget_back_in``: when the realm's request budget said it has room again; a throttled record
+    never comes back before that (it would only be throttled again), nor later than its schedule's cap."""
     schedule = _SCHEDULES.get(failure)
     if schedule is None:  # DEFERRED (never tried) or PERMANENT (never retried)
         return 0
     seconds = backoff_delay(max(1, receive_count), schedule.base_seconds, schedule.cap_seconds, uniform)
+    if failure is Failure.THROTTLED and budget_back_in is not None:
+        return math.ceil(min(max(seconds, budget_back_in), schedule.cap_seconds))
     return round(seconds)
+
+
+def budget_back_in(error: BaseException) -> float | None:
+    """The request budget's own estimate of when it has room, if a throttling in ``error``'s chain has one."""
+    for cause in _causes(error):
+        if isinstance(cause, QboThrottled) and cause.retry_after_seconds is not None:
+            return cause.retry_after_seconds
+    return None

@@ -23,7 +23,7 @@ from qbo_sync.ports.qbo import (
     QboValidationError,
 )
 from qbo_sync.ports.tokens import InvalidGrant, NeedsReconnect, OAuthUnavailable
-from qbo_sync.retries import Failure, classify, retry_delay
+from qbo_sync.retries import Failure, budget_back_in, classify, retry_delay
 from qbo_sync.usecases.invoice_commands import UnknownTenant
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
@@ -151,3 +151,25 @@ def test_max_receive_count_tolerates_hours_of_outage_before_the_dlq(queue: str) 
     assert shortest_bug >= 3600 and longest_bug <= 2.5 * 3600
     shortest_admin = sum(retry_delay(Failure.WAITING_FOR_ADMIN, n, lowest) for n in range(1, receives + 1))
     assert shortest_admin >= 2.5 * 24 * 3600
+
+
+def test_a_throttled_record_comes_back_when_the_budget_has_room_never_later_than_the_cap() -> None:
+    def low(a: float, _b: float) -> float:
+        return a
+
+    assert retry_delay(Failure.THROTTLED, 1, low, budget_back_in=7.2) == 8  # not before the budget
+    assert retry_delay(Failure.THROTTLED, 1, low, budget_back_in=0.1) == 1  # its own schedule otherwise
+    assert retry_delay(Failure.THROTTLED, 1, low, budget_back_in=600) == 60  # the cap still holds
+    assert retry_delay(Failure.TRANSIENT, 1, low, budget_back_in=7.2) == 1  # only throttling waits for it
+
+
+def test_the_budget_hint_is_found_behind_wrappers() -> None:
+    throttled = QboThrottled(status=None, code=None, message="no budget", retry_after_seconds=3.5)
+    try:
+        try:
+            raise throttled
+        except QboThrottled as inner:
+            raise RuntimeError("wrapped") from inner
+    except RuntimeError as wrapped:
+        assert budget_back_in(wrapped) == 3.5
+    assert budget_back_in(QboThrottled(status=429, code="3001", message="throttled")) is None
