@@ -27,7 +27,33 @@ from local.operator import (
 from local.qbo_sandbox.tokens import ACCESS_TOKEN_PREFIX
 from local.stack import LocalStack, product_stack
 
-__all__ = ["World", "edit_and_reopen", "queue_depth", "sqs", "sqs_event", "synced", "wait_for"]
+__all__ = [
+    "SUPPORT",
+    "TRAINING",
+    "World",
+    "edit_and_reopen",
+    "queue_depth",
+    "sqs",
+    "sqs_event",
+    "synced",
+    "wait_for",
+]
+
+# The time lines most tests bill: 1.5 h x 120.00 = 180.00, and 1.333 h x 75.00 = 99.98 (rounded half up).
+SUPPORT = {
+    "kind": "time",
+    "description": "Fix login page",
+    "serviceType": "Support",
+    "hours": 1.5,
+    "rate": 120,
+}
+TRAINING = {
+    "kind": "time",
+    "description": "Onboarding call",
+    "serviceType": "Training",
+    "hours": 1.333,
+    "rate": 75,
+}
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 

@@ -5,22 +5,17 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from tests.e2e.conftest import World, edit_and_reopen, queue_depth, sqs, sqs_event, synced, wait_for
-
-SUPPORT = {
-    "kind": "time",
-    "description": "Fix login page",
-    "serviceType": "Support",
-    "hours": 1.5,
-    "rate": 120,
-}
-TRAINING = {
-    "kind": "time",
-    "description": "Onboarding call",
-    "serviceType": "Training",
-    "hours": 1.333,
-    "rate": 75,
-}
+from tests.e2e.conftest import (
+    SUPPORT,
+    TRAINING,
+    World,
+    edit_and_reopen,
+    queue_depth,
+    sqs,
+    sqs_event,
+    synced,
+    wait_for,
+)
 
 
 def _copied(world: World, invoice_id: str) -> dict:

@@ -21,23 +21,7 @@ import pytest
 from local.operator import signed_link
 from qbo_sync.ports.store import InvoiceLink, QboGone
 from qbo_sync.usecases.copy_invoice import CONFLICT_MESSAGE
-from tests.e2e.conftest import World, wait_for
-
-SUPPORT = {
-    "kind": "time",
-    "description": "Fix login page",
-    "serviceType": "Support",
-    "hours": 1.5,
-    "rate": 120,
-}
-TRAINING = {
-    "kind": "time",
-    "description": "Onboarding call",
-    "serviceType": "Training",
-    "hours": 1.333,
-    "rate": 75,
-}
-
+from tests.e2e.conftest import SUPPORT, TRAINING, World, wait_for
 
 US_REALMS: set[str] = set()
 

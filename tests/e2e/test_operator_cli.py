@@ -18,16 +18,9 @@ from local.stack import LocalStack
 from onedesk_qbo.tenants import register_tenant
 from qbo_sync.adapters.queues.sqs import SqsFifoQueue
 from qbo_sync.domain.commands import InvoiceAction, InvoiceCommand, command_group_id
-from tests.e2e.conftest import World, queue_depth, sqs, wait_for
+from tests.e2e.conftest import SUPPORT, World, queue_depth, sqs, wait_for
 
 CLI = Path(sys.executable).with_name("onedesk-qbo")
-SUPPORT = {
-    "kind": "time",
-    "description": "Fix login page",
-    "serviceType": "Support",
-    "hours": 1.5,
-    "rate": 120,
-}
 
 
 def cli(stack: LocalStack, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:

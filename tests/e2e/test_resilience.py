@@ -14,15 +14,7 @@ from local.storm import faults_left, start_storm
 from qbo_sync import wiring
 from qbo_sync.domain.commands import command_group_id
 from qbo_sync.domain.invoice_mapping import marker
-from tests.e2e.conftest import World, queue_depth, wait_for
-
-SUPPORT = {
-    "kind": "time",
-    "description": "Fix login page",
-    "serviceType": "Support",
-    "hours": 1.5,
-    "rate": 120,
-}
+from tests.e2e.conftest import SUPPORT, World, queue_depth, wait_for
 
 
 def _copied(world: World, invoices: list[dict[str, Any]]) -> bool:

@@ -23,16 +23,9 @@ from local.stack import LocalStack
 from qbo_sync.domain.commands import DeliveryCommand
 from qbo_sync.usecases.copy_invoice import NO_BILLING_EMAIL
 from qbo_sync.usecases.send_invoice import CLOCK_TOLERANCE
-from tests.e2e.conftest import World, wait_for
+from tests.e2e.conftest import SUPPORT, World, wait_for
 
 WAIT = 90.0
-SUPPORT = {
-    "kind": "time",
-    "description": "Fix login page",
-    "serviceType": "Support",
-    "hours": 1.5,
-    "rate": 120,
-}
 BILLING_EMAIL = "ap@globex.test"
 QBO_ONLY_EMAIL = "accounts@qbo-only.test"
 QUEUES = ("InvoiceCommandsQueue", "InvoiceDeliveriesQueue")

@@ -9,22 +9,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from tests.e2e.conftest import World, synced, wait_for
-
-SUPPORT = {
-    "kind": "time",
-    "description": "Fix login page",
-    "serviceType": "Support",
-    "hours": 1.5,
-    "rate": 120,
-}
-TRAINING = {
-    "kind": "time",
-    "description": "Onboarding call",
-    "serviceType": "Training",
-    "hours": 1.333,
-    "rate": 75,
-}
+from tests.e2e.conftest import SUPPORT, TRAINING, World, synced, wait_for
 
 
 # The OneDesk emulator reads JSON numbers as exact decimals (docs/onedesk-contract.md), so short float

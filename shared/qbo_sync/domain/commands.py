@@ -17,15 +17,24 @@ class InvoiceAction(StrEnum):
     SEND = "send"
 
 
+# QBO realm and entity ids are short numeric strings; the bound keeps any value usable as a table key.
+type QboId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+type EventId = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+# OneDesk ids (tenants are OneDesk accounts): the same bound as the commands route's, so every id a
+# message names is usable as a table key; a longer one is a malformed message, dead-lettered with why.
+type OneDeskId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+type RequestId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
 class InvoiceCommand(BaseModel):
     """On ``invoice-commands.fifo``: copy (and for ``send``, then deliver) one OneDesk invoice."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    tenant_id: str = Field(min_length=1)
-    invoice_id: str = Field(min_length=1)
+    tenant_id: OneDeskId
+    invoice_id: OneDeskId
     action: InvoiceAction
-    request_id: str = Field(min_length=1, max_length=64, description="identifies one user request")
+    request_id: RequestId = Field(description="identifies one user request")
     requested_at: datetime
     source: Literal["poller", "api", "parked"]
     snapshot: Invoice | None = None
@@ -39,23 +48,18 @@ class DeliveryCommand(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    tenant_id: str
-    realm_id: str
-    invoice_id: str
+    tenant_id: OneDeskId
+    realm_id: QboId
+    invoice_id: OneDeskId
     invoice_number: str
-    qbo_invoice_id: str
+    qbo_invoice_id: QboId
     send_to: str
-    request_id: str
+    request_id: RequestId
     requested_at: datetime
 
 
 # The QBO entities whose changes can move what an invoice shows as paid.
 type ChangedEntity = Literal["Payment", "Invoice", "CreditMemo"]
-
-
-# QBO realm and entity ids are short numeric strings; the bound keeps any value usable as a table key.
-type QboId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-type EventId = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 
 
 class QboChange(BaseModel):

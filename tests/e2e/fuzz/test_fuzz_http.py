@@ -37,6 +37,7 @@ EXAMPLES = {
     "save_settings": 200,  # a signed-in case saves through QBO (and re-renders): ~200 ms each
     "disconnect": 1000,
     "confirm_switch": 1000,
+    "decisions": 500,  # each of the two admin decision routes
 }
 UNKNOWN_REALM = "9130359999999999"
 
@@ -416,6 +417,26 @@ def test_qbo_confirm_switch(http: HttpApi, leaving_world: World, data: st.DataOb
     http.call("POST", "/qbo/confirm-switch", headers=headers, body=body)
 
 
+@fuzz(EXAMPLES["decisions"])
+@given(data=st.data())
+def test_qbo_admin_decisions(http: HttpApi, fuzz_world: World, data: st.DataObject) -> None:
+    """The conflict and waiting-send choices: a known or made-up invoice, a known or made-up decision."""
+    path, decisions = data.draw(
+        st.sampled_from([("/qbo/conflicts", ["overwrite", "keep"]), ("/qbo/parked-sends", ["send", "drop"])]),
+        "route",
+    )
+    headers, body = posted_form(
+        fuzz_world,
+        data,
+        {
+            "invoice_id": st.one_of(s.digit_strings, s.field_value),
+            "decision": st.one_of(st.sampled_from(decisions), s.field_value),
+        },
+    )
+    answer: HttpAnswer = http.call("POST", path, headers=headers, body=body)
+    assert answer.status in {303, 400, 403, 404, 409, 413}, answer
+
+
 def test_every_route_of_the_template_is_fuzzed(stack: LocalStack) -> None:
     fuzzed = {
         "GET /health",
@@ -427,5 +448,7 @@ def test_every_route_of_the_template_is_fuzzed(stack: LocalStack) -> None:
         "POST /qbo/settings",
         "POST /qbo/disconnect",
         "POST /qbo/confirm-switch",
+        "POST /qbo/conflicts",
+        "POST /qbo/parked-sends",
     }
     assert {route for route, _ in stack.runner.routes()} == fuzzed

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.conditions import Key
 
-from qbo_sync.adapters.store.keys import GSI1
+from qbo_sync.adapters.store.keys import GSI1, usable_partition_key
 from qbo_sync.domain.audit import AuditRecord
 
 if TYPE_CHECKING:
@@ -42,8 +42,9 @@ class DynamoAuditLog:
             "expires_at": int((record.at + RETENTION).timestamp()),
             "record": record.model_dump(mode="json", exclude_none=True),
         }
-        if record.invoice_id:
-            item |= {"gsi1pk": _invoice_audit_gsi_pk(record.tenant_id, record.invoice_id), "gsi1sk": sort_key}
+        index_key = _invoice_audit_gsi_pk(record.tenant_id, record.invoice_id) if record.invoice_id else None
+        if index_key is not None and usable_partition_key(index_key):  # never fail the record for its index
+            item |= {"gsi1pk": index_key, "gsi1sk": sort_key}
         self._table.put_item(Item=item)
 
     def recent(self, tenant_id: str, limit: int = 20) -> list[AuditRecord]:
